@@ -1,0 +1,386 @@
+// Package sqlite implements store.Store on an embedded SQLite database (pure Go driver,
+// so strato builds with CGO_ENABLED=0). One writer connection serialises writes
+// (BEGIN IMMEDIATE); a small pool of read-only connections serves reads in WAL mode.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"strato/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DB is a store.Store backed by one SQLite file.
+type DB struct {
+	write *sql.DB
+	read  *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and brings its schema up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	dsn := func(extra string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		// FULL: a commit is on disk before the response goes out, even on power loss.
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		return "file:" + path + "?" + q.Encode() + extra
+	}
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("migrating %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	n := runtime.GOMAXPROCS(0) * 2
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return &DB{write: write, read: read}, nil
+}
+
+// Close closes both connection pools.
+func (d *DB) Close() error {
+	return errors.Join(d.read.Close(), d.write.Close())
+}
+
+// View runs fn in a read-only transaction.
+func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return runTx(ctx, d.read, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+// Update runs fn in a write transaction.
+func (d *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return runTx(ctx, d.write, nil, fn)
+}
+
+func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	sqlTx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// migrations are applied in order; the schema_version table records how many ran.
+// Append only: never edit a migration that has shipped.
+var migrations = []string{
+	`CREATE TABLE accounts (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE access_keys (
+		id TEXT PRIMARY KEY,
+		secret TEXT NOT NULL,
+		account_id TEXT NOT NULL REFERENCES accounts(id),
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE resources (
+		account TEXT NOT NULL,
+		region TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		id TEXT NOT NULL,
+		name TEXT,
+		created_at INTEGER NOT NULL,
+		body BLOB NOT NULL,
+		PRIMARY KEY (account, region, kind, id)
+	);
+	CREATE UNIQUE INDEX resources_by_name ON resources(account, region, kind, name) WHERE name IS NOT NULL;
+	CREATE INDEX resources_by_id ON resources(account, region, id);
+	CREATE TABLE tags (
+		account TEXT NOT NULL,
+		region TEXT NOT NULL,
+		resource_id TEXT NOT NULL,
+		resource_kind TEXT NOT NULL,
+		key TEXT NOT NULL,
+		value TEXT NOT NULL,
+		PRIMARY KEY (account, region, resource_id, key)
+	);
+	CREATE TABLE idempotency (
+		account TEXT NOT NULL,
+		region TEXT NOT NULL,
+		action TEXT NOT NULL,
+		token TEXT NOT NULL,
+		params_hash TEXT NOT NULL,
+		response BLOB NOT NULL,
+		created_at INTEGER NOT NULL,
+		PRIMARY KEY (account, region, action, token)
+	);
+	CREATE TABLE settings (
+		key TEXT PRIMARY KEY,
+		value BLOB NOT NULL
+	);`,
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var version int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version VALUES (0)`); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this strato (%d)", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(t.ctx, query, args...)
+	if err != nil && isUniqueViolation(err) {
+		return nil, store.ErrConflict
+	}
+	return res, err
+}
+
+func isUniqueViolation(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "PRIMARY KEY constraint failed")
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return err
+}
+
+func unix(t time.Time) int64 { return t.UnixNano() }
+
+func fromUnix(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func (t *tx) CreateAccount(a store.Account) error {
+	_, err := t.exec(`INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)`, a.ID, a.Name, unix(a.CreatedAt))
+	return err
+}
+
+func (t *tx) GetAccount(id string) (store.Account, error) {
+	var a store.Account
+	var created int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT id, name, created_at FROM accounts WHERE id = ?`, id).Scan(&a.ID, &a.Name, &created)
+	a.CreatedAt = fromUnix(created)
+	return a, notFound(err, "account "+id)
+}
+
+func (t *tx) ListAccounts() ([]store.Account, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, name, created_at FROM accounts ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Account
+	for rows.Next() {
+		var a store.Account
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Name, &created); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromUnix(created)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) CreateAccessKey(k store.AccessKey) error {
+	_, err := t.exec(`INSERT INTO access_keys (id, secret, account_id, created_at) VALUES (?, ?, ?, ?)`, k.ID, k.Secret, k.AccountID, unix(k.CreatedAt))
+	return err
+}
+
+func (t *tx) GetAccessKey(id string) (store.AccessKey, error) {
+	var k store.AccessKey
+	var created int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT id, secret, account_id, created_at FROM access_keys WHERE id = ?`, id).Scan(&k.ID, &k.Secret, &k.AccountID, &created)
+	k.CreatedAt = fromUnix(created)
+	return k, notFound(err, "access key")
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (t *tx) InsertResource(r store.Resource) error {
+	_, err := t.exec(`INSERT INTO resources (account, region, kind, id, name, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Account, r.Region, r.Kind, r.ID, nullable(r.Name), unix(r.CreatedAt), r.Body)
+	return err
+}
+
+func (t *tx) UpdateResource(r store.Resource) error {
+	res, err := t.exec(`UPDATE resources SET body = ?, name = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+		r.Body, nullable(r.Name), r.Account, r.Region, r.Kind, r.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s %s: %w", r.Kind, r.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+const resourceColumns = `account, region, kind, id, COALESCE(name, ''), created_at, body`
+
+func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
+	var r store.Resource
+	var created int64
+	err := row.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Name, &created, &r.Body)
+	r.CreatedAt = fromUnix(created)
+	return r, err
+}
+
+func (t *tx) GetResource(s store.Scope, kind, id string) (store.Resource, error) {
+	r, err := scanResource(t.tx.QueryRowContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`, s.Account, s.Region, kind, id))
+	return r, notFound(err, kind+" "+id)
+}
+
+func (t *tx) GetResourceByName(s store.Scope, kind, name string) (store.Resource, error) {
+	r, err := scanResource(t.tx.QueryRowContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND kind = ? AND name = ?`, s.Account, s.Region, kind, name))
+	return r, notFound(err, kind+" named "+name)
+}
+
+func (t *tx) FindResource(s store.Scope, id string) (store.Resource, error) {
+	r, err := scanResource(t.tx.QueryRowContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
+	return r, notFound(err, id)
+}
+
+func (t *tx) ListResources(s store.Scope, kind string) ([]store.Resource, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND kind = ? ORDER BY id`, s.Account, s.Region, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) DeleteResource(s store.Scope, kind, id string) error {
+	res, err := t.exec(`DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`, s.Account, s.Region, kind, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s %s: %w", kind, id, store.ErrNotFound)
+	}
+	_, err = t.exec(`DELETE FROM tags WHERE account = ? AND region = ? AND resource_id = ?`, s.Account, s.Region, id)
+	return err
+}
+
+func (t *tx) ListTags(s store.Scope, resourceIDs ...string) ([]store.Tag, error) {
+	query := `SELECT resource_id, resource_kind, key, value FROM tags WHERE account = ? AND region = ?`
+	args := []any{s.Account, s.Region}
+	if len(resourceIDs) > 0 {
+		query += ` AND resource_id IN (?` + strings.Repeat(",?", len(resourceIDs)-1) + `)`
+		for _, id := range resourceIDs {
+			args = append(args, id)
+		}
+	}
+	rows, err := t.tx.QueryContext(t.ctx, query+` ORDER BY resource_id, key`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Tag
+	for rows.Next() {
+		var tg store.Tag
+		if err := rows.Scan(&tg.ResourceID, &tg.ResourceKind, &tg.Key, &tg.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, tg)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PutTag(s store.Scope, tg store.Tag) error {
+	_, err := t.exec(`INSERT INTO tags (account, region, resource_id, resource_kind, key, value) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, region, resource_id, key) DO UPDATE SET value = excluded.value`,
+		s.Account, s.Region, tg.ResourceID, tg.ResourceKind, tg.Key, tg.Value)
+	return err
+}
+
+func (t *tx) DeleteTag(s store.Scope, resourceID, key string) error {
+	_, err := t.exec(`DELETE FROM tags WHERE account = ? AND region = ? AND resource_id = ? AND key = ?`, s.Account, s.Region, resourceID, key)
+	return err
+}
+
+func (t *tx) GetIdempotency(s store.Scope, action, token string) (store.IdempotencyRecord, error) {
+	r := store.IdempotencyRecord{Scope: s, Action: action, Token: token}
+	var created int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT params_hash, response, created_at FROM idempotency WHERE account = ? AND region = ? AND action = ? AND token = ?`,
+		s.Account, s.Region, action, token).Scan(&r.ParamsHash, &r.Response, &created)
+	r.CreatedAt = fromUnix(created)
+	return r, notFound(err, "client token")
+}
+
+func (t *tx) PutIdempotency(r store.IdempotencyRecord) error {
+	_, err := t.exec(`INSERT INTO idempotency (account, region, action, token, params_hash, response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Account, r.Region, r.Action, r.Token, r.ParamsHash, r.Response, unix(r.CreatedAt))
+	return err
+}
+
+func (t *tx) GetSetting(key string) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	return v, notFound(err, "setting "+key)
+}
+
+func (t *tx) PutSetting(key string, value []byte) error {
+	_, err := t.exec(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
