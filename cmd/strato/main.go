@@ -1,0 +1,198 @@
+// Command strato is a self-hosted cloud that speaks Amazon EC2's API.
+//
+//	strato serve [--listen ADDR] [--data-dir DIR] [--driver auto|mock|container|qemu] [--dev] [--account-id ID]
+//	strato account create [--name N] [--data-dir DIR]
+//	strato account list [--data-dir DIR]
+//	strato env [--data-dir DIR] [--profile P]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"strato/internal/cloud"
+	"strato/internal/server"
+)
+
+const usage = `strato: a self-hosted cloud that speaks Amazon EC2's API
+
+Usage:
+  strato serve [--listen ADDR] [--data-dir DIR] [--driver auto|mock|container|qemu] [--dev] [--account-id ID]
+  strato account create [--name NAME] [--data-dir DIR]
+  strato account list [--data-dir DIR]
+  strato env [--data-dir DIR] [--profile PROFILE]
+
+Run 'strato COMMAND --help' for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "serve":
+		err = serve(args)
+	case "account":
+		err = account(args)
+	case "env":
+		err = env(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "strato: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "strato:", err)
+		os.Exit(1)
+	}
+}
+
+// defaultDataDir is /var/lib/strato for root, $XDG_DATA_HOME/strato otherwise.
+func defaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/strato"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "strato")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "strato")
+}
+
+func newFlags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("strato "+name, flag.ExitOnError)
+	dir := fs.String("data-dir", defaultDataDir(), "where strato keeps its state")
+	return fs, dir
+}
+
+func serve(args []string) error {
+	fs, dir := newFlags("serve")
+	listen := fs.String("listen", server.DefaultListen, "address to serve the AWS API on")
+	driver := fs.String("driver", "auto", "compute driver: "+strings.Join(server.Drivers, "|"))
+	dev := fs.Bool("dev", false, "development mode: accept any well-formed signature, act for one account, no throttling")
+	accountID := fs.String("account-id", "", "the operator account's ID on first start, and the account of every request with --dev (default random; 123456789012 with --dev)")
+	throttleOn := fs.Bool("throttle", true, "apply AWS's per-account request rate limits (always off with --dev)")
+	throttleScale := fs.Float64("throttle-scale", 1, "multiply the AWS bucket sizes and refill rates by this factor")
+	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
+	fs.Parse(args)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	if *dev && *accountID == "" {
+		*accountID = server.DevAccountID
+	}
+	if *accountID != "" && !cloud.ValidAccountID(*accountID) {
+		return fmt.Errorf("--account-id %q is not a 12-digit account ID", *accountID)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return server.Run(ctx, server.Config{
+		Listen: *listen, DataDir: *dir, Driver: *driver, Dev: *dev, AccountID: *accountID,
+		Throttle: *throttleOn, ThrottleScale: *throttleScale,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Out: os.Stdout,
+	})
+}
+
+func account(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("account: say create or list")
+	}
+	fs, dir := newFlags("account " + args[0])
+	name := fs.String("name", "", "a name for the account (also its profile in the credentials file)")
+	fs.Parse(args[1:])
+	ctx := context.Background()
+	c, closeStore, err := server.OpenCloud(ctx, *dir, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	switch args[0] {
+	case "create":
+		acct, creds, err := c.CreateAccount(ctx, "", *name)
+		if err != nil {
+			return err
+		}
+		profile := *name
+		if profile == "" {
+			profile = "account-" + acct.ID
+		}
+		path := server.CredentialsPath(*dir)
+		if err := server.AppendProfile(path, profile, acct, creds); err != nil {
+			return err
+		}
+		server.PrintCredentials(os.Stdout, "Created account "+acct.ID+".", acct, creds, path, profile)
+		return nil
+	case "list":
+		accounts, err := c.Accounts(ctx)
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriter(os.Stdout)
+		fmt.Fprintf(w, "%-14s %s\n", "ACCOUNT", "NAME")
+		for _, a := range accounts {
+			fmt.Fprintf(w, "%-14s %s\n", a.ID, a.Name)
+		}
+		return w.Flush()
+	}
+	return fmt.Errorf("account: unknown subcommand %q (create or list)", args[0])
+}
+
+func env(args []string) error {
+	fs, dir := newFlags("env")
+	profile := fs.String("profile", "default", "the credentials-file profile to export")
+	region := fs.String("region", "us-east-1", "the region to export")
+	fs.Parse(args)
+	path := server.CredentialsPath(*dir)
+	keys, err := readProfile(path, *profile)
+	if err != nil {
+		return err
+	}
+	endpoint := server.Endpoint(*dir)
+	fmt.Printf("export AWS_ACCESS_KEY_ID=%s\n", keys["aws_access_key_id"])
+	fmt.Printf("export AWS_SECRET_ACCESS_KEY=%s\n", keys["aws_secret_access_key"])
+	fmt.Printf("export AWS_DEFAULT_REGION=%s\n", *region)
+	fmt.Printf("export AWS_REGION=%s\n", *region)
+	fmt.Printf("export AWS_ENDPOINT_URL=%s\n", endpoint)
+	fmt.Printf("# aws CLI versions that ignore AWS_ENDPOINT_URL (such as Debian's awscli 1.x) need the flag:\n")
+	fmt.Printf("#   aws --endpoint-url %s ec2 describe-regions\n", endpoint)
+	return nil
+}
+
+// readProfile reads one profile of an AWS shared-credentials file.
+func readProfile(path, profile string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading credentials (has strato serve run with this --data-dir?): %w", err)
+	}
+	defer f.Close()
+	keys := map[string]string{}
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "["):
+			in = line == "["+profile+"]"
+		case in && strings.Contains(line, "=") && !strings.HasPrefix(line, "#"):
+			k, v, _ := strings.Cut(line, "=")
+			keys[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if keys["aws_access_key_id"] == "" {
+		return nil, fmt.Errorf("no profile [%s] in %s", profile, path)
+	}
+	return keys, sc.Err()
+}

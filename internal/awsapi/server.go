@@ -1,0 +1,211 @@
+// Package awsapi is strato's protocol layer: it reads AWS Query requests (POST forms or
+// GET query strings), verifies SigV4, routes by the signature's service name and
+// region, throttles per account, and writes responses and error envelopes. It knows
+// nothing of instances or key pairs: services plug in behind the Service interface.
+package awsapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"strato/internal/awsapi/sigv4"
+)
+
+// MaxBodyBytes bounds a request body. EC2's largest parameters (user data 16 KiB, key
+// material, import manifests) stay far below it.
+const MaxBodyBytes = 8 << 20
+
+// Call is one authenticated request on its way to a service.
+type Call struct {
+	RequestID   string
+	AccountID   string
+	AccessKeyID string
+	Region      string
+	Service     string
+	Action      string
+	// Params holds the request's parameters without Action, Version and the
+	// authentication parameters of presigned requests.
+	Params url.Values
+	// Time is when the request arrived.
+	Time time.Time
+}
+
+// Service answers the calls routed to one SigV4 service name.
+type Service interface {
+	// Serve answers the call, returning the response body (the service writes its own
+	// envelope) or an error for WriteError.
+	Serve(ctx context.Context, c *Call) ([]byte, error)
+	// WriteError renders an error in the service's envelope.
+	WriteError(w http.ResponseWriter, requestID string, e *Error)
+	// UnfilteredUnpaginated tells the throttle whether a call lists everything.
+	UnfilteredUnpaginated(c *Call) bool
+}
+
+// Principal is who a request acts for.
+type Principal struct {
+	AccountID   string
+	AccessKeyID string
+	Scope       sigv4.Scope
+}
+
+// Authenticator decides who signed a request.
+type Authenticator interface {
+	Authenticate(r *http.Request, body []byte, now time.Time) (Principal, error)
+}
+
+// Throttle limits calls per account.
+type Throttle interface {
+	Allow(accountID, action string, unfilteredUnpaginated bool) bool
+}
+
+// Clock gives the time; tests replace it.
+type Clock interface{ Now() time.Time }
+
+// Server is the HTTP front door.
+type Server struct {
+	Auth     Authenticator
+	Services map[string]Service // by SigV4 service name
+	// KnownRegion reports whether a region exists (every service but global ones).
+	KnownRegion func(name string) bool
+	Throttle    Throttle // nil: no throttling
+	Clock       Clock
+	Log         *slog.Logger
+	// DefaultService answers errors that happen before the service is known.
+	DefaultService string
+}
+
+// globalServices are signed for us-east-1 whatever region the client is in.
+var globalServices = map[string]bool{"sts": true, "iam": true}
+
+// ServeHTTP handles one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.Clock.Now()
+	c := &Call{RequestID: newRequestID(), Time: start}
+	svc := s.Services[s.DefaultService]
+	body, err := s.read(r)
+	if err == nil {
+		var p Principal
+		p, err = s.Auth.Authenticate(r, body, start)
+		if err == nil {
+			if named, ok := s.Services[p.Scope.Service]; ok {
+				svc = named
+			}
+			err = s.route(r, body, p, c)
+		}
+	}
+	var out []byte
+	if err == nil {
+		out, err = s.dispatch(r.Context(), svc, c)
+	}
+	if err != nil {
+		e, known := AsError(err)
+		if !known {
+			s.Log.Error("request failed", "request_id", c.RequestID, "action", c.Action, "account", c.AccountID, "error", err)
+		}
+		svc.WriteError(w, c.RequestID, e)
+		s.Log.Debug("request", "request_id", c.RequestID, "action", c.Action, "code", e.Code, "took", s.Clock.Now().Sub(start))
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.Header().Set("x-amzn-RequestId", c.RequestID)
+	w.Write(out)
+	s.Log.Debug("request", "request_id", c.RequestID, "action", c.Action, "took", s.Clock.Now().Sub(start))
+}
+
+func (s *Server) read(r *http.Request) ([]byte, error) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		return nil, &Error{Code: "InvalidHttpRequest", Message: "The EC2 Query API accepts GET and POST requests only.", Status: http.StatusMethodNotAllowed}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, Errorf("InvalidHttpRequest", "reading the request body: %v", err)
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, &Error{Code: "RequestEntityTooLarge", Message: fmt.Sprintf("The request body is larger than %d bytes.", MaxBodyBytes), Status: http.StatusRequestEntityTooLarge}
+	}
+	return body, nil
+}
+
+// route fills the call from the principal and the parameters.
+func (s *Server) route(r *http.Request, body []byte, p Principal, c *Call) error {
+	c.AccountID, c.AccessKeyID, c.Service, c.Region = p.AccountID, p.AccessKeyID, p.Scope.Service, p.Scope.Region
+	if _, ok := s.Services[c.Service]; !ok {
+		return Errorf("InvalidAction", "strato does not serve the AWS service %q on this endpoint.", c.Service)
+	}
+	if !globalServices[c.Service] && !s.KnownRegion(c.Region) {
+		return &Error{Code: "AuthFailure", Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", c.Region), Status: http.StatusUnauthorized}
+	}
+	params, err := parseParams(r, body)
+	if err != nil {
+		return err
+	}
+	c.Action = params.Get("Action")
+	if c.Action == "" {
+		return Errorf("MissingAction", "The request must contain the parameter Action.")
+	}
+	delete(params, "Action")
+	delete(params, "Version")
+	for k := range params {
+		if strings.HasPrefix(k, "X-Amz-") {
+			delete(params, k)
+		}
+	}
+	c.Params = params
+	return nil
+}
+
+func (s *Server) dispatch(ctx context.Context, svc Service, c *Call) ([]byte, error) {
+	if s.Throttle != nil && !s.Throttle.Allow(c.AccountID, c.Action, svc.UnfilteredUnpaginated(c)) {
+		return nil, &Error{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Status: http.StatusServiceUnavailable}
+	}
+	return svc.Serve(ctx, c)
+}
+
+// parseParams merges the query string with a form body.
+func parseParams(r *http.Request, body []byte) (url.Values, error) {
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, Errorf("MalformedQueryString", "The query string is not valid: %v", err)
+	}
+	if len(body) > 0 {
+		ct := r.Header.Get("Content-Type")
+		if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+			return nil, Errorf("InvalidHttpRequest", "The request body must be application/x-www-form-urlencoded, not %q.", ct)
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, Errorf("MalformedQueryString", "The request body is not a valid form: %v", err)
+		}
+		for k, v := range form {
+			params[k] = append(params[k], v...)
+		}
+	}
+	return params, nil
+}
+
+// newRequestID makes a random UUID (version 4), the form AWS request IDs take.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}

@@ -1,0 +1,224 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"strato/internal/cloud/filter"
+	"strato/internal/sshkey"
+	"strato/internal/store"
+)
+
+// KindKeyPair is the resource type of key pairs.
+const KindKeyPair = "key-pair"
+
+// KeyPair is a stored key pair: the public half only; a created private key is
+// returned once and never kept.
+type KeyPair struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Fingerprint string    `json:"fingerprint"`
+	Type        string    `json:"type"`
+	PublicKey   string    `json:"publicKey"`
+	CreatedAt   time.Time `json:"createdAt"`
+	// Tags is filled when read.
+	Tags map[string]string `json:"-"`
+}
+
+// CreatedKeyPair is a new key pair with its private key.
+type CreatedKeyPair struct {
+	KeyPair
+	PrivateKey string
+}
+
+// CreateKeyPair makes a key pair and returns its private key.
+func (c *Cloud) CreateKeyPair(ctx context.Context, s Scope, name string, t sshkey.Type, f sshkey.Format, tags []Tag) (CreatedKeyPair, error) {
+	if err := ValidateTags(tags); err != nil {
+		return CreatedKeyPair{}, err
+	}
+	if err := c.keyNameFree(ctx, s, name); err != nil {
+		return CreatedKeyPair{}, err
+	}
+	made, err := sshkey.Create(t, f, name)
+	if err != nil {
+		return CreatedKeyPair{}, fmt.Errorf("creating key material: %w", err)
+	}
+	kp := KeyPair{ID: NewID("key"), Name: name, Fingerprint: made.Fingerprint, Type: string(made.Type), PublicKey: made.PublicKey, CreatedAt: c.clock.Now()}
+	if err := c.insertKeyPair(ctx, s, kp, tags); err != nil {
+		return CreatedKeyPair{}, err
+	}
+	kp.Tags = tagMap(tags)
+	return CreatedKeyPair{KeyPair: kp, PrivateKey: made.PrivateKey}, nil
+}
+
+// ImportKeyPair stores a user's public key.
+func (c *Cloud) ImportKeyPair(ctx context.Context, s Scope, name string, material []byte, tags []Tag) (KeyPair, error) {
+	if err := ValidateTags(tags); err != nil {
+		return KeyPair{}, err
+	}
+	imported, err := sshkey.Import(material)
+	if err != nil {
+		var fe *sshkey.FormatError
+		if errors.As(err, &fe) {
+			return KeyPair{}, errorf("InvalidKey.Format", "%s", sshkey.FormatErrorMessage)
+		}
+		return KeyPair{}, err
+	}
+	kp := KeyPair{ID: NewID("key"), Name: name, Fingerprint: imported.Fingerprint, Type: string(imported.Type), PublicKey: imported.PublicKey, CreatedAt: c.clock.Now()}
+	if err := c.insertKeyPair(ctx, s, kp, tags); err != nil {
+		return KeyPair{}, err
+	}
+	kp.Tags = tagMap(tags)
+	return kp, nil
+}
+
+// keyNameFree fails early, before slow key generation, when the name is taken. The
+// unique index still decides under concurrency.
+func (c *Cloud) keyNameFree(ctx context.Context, s Scope, name string) error {
+	return c.view(ctx, func(tx store.Tx) error {
+		_, err := tx.GetResourceByName(s, KindKeyPair, name)
+		if err == nil {
+			return &DuplicateError{Kind: KindKeyPair, Name: name}
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+func (c *Cloud) insertKeyPair(ctx context.Context, s Scope, kp KeyPair, tags []Tag) error {
+	body, err := json.Marshal(kp)
+	if err != nil {
+		return err
+	}
+	return c.update(ctx, func(tx store.Tx) error {
+		err := tx.InsertResource(store.Resource{Scope: s, Kind: KindKeyPair, ID: kp.ID, Name: kp.Name, CreatedAt: kp.CreatedAt, Body: body})
+		if errors.Is(err, store.ErrConflict) {
+			return &DuplicateError{Kind: KindKeyPair, Name: kp.Name}
+		}
+		if err != nil {
+			return err
+		}
+		return putTags(tx, s, kp.ID, KindKeyPair, tags)
+	})
+}
+
+func tagMap(tags []Tag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+var keyPairFields = filter.Fields[KeyPair]{
+	"key-pair-id": func(k KeyPair) []string { return []string{k.ID} },
+	"key-name":    func(k KeyPair) []string { return []string{k.Name} },
+	"fingerprint": func(k KeyPair) []string { return []string{k.Fingerprint} },
+}
+
+// KeyPairQuery selects key pairs; names and IDs that do not exist are an error.
+type KeyPairQuery struct {
+	Names   []string
+	IDs     []string
+	Filters []filter.Filter
+}
+
+// DescribeKeyPairs lists the caller's key pairs, ordered by name.
+func (c *Cloud) DescribeKeyPairs(ctx context.Context, s Scope, q KeyPairQuery) ([]KeyPair, error) {
+	m, err := filter.Compile(q.Filters, keyPairFields, func(k KeyPair) map[string]string { return k.Tags })
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyPair
+	err = c.view(ctx, func(tx store.Tx) error {
+		rows, err := keyPairRows(tx, s, q)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		tags, err := tagsByResource(tx, s, ids)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			var kp KeyPair
+			if err := json.Unmarshal(r.Body, &kp); err != nil {
+				return fmt.Errorf("key pair %s: %w", r.ID, err)
+			}
+			kp.Tags = tags[kp.ID]
+			if m.Match(kp) {
+				out = append(out, kp)
+			}
+		}
+		return nil
+	})
+	sortBy(out, func(k KeyPair) string { return k.Name })
+	return out, err
+}
+
+// keyPairRows reads the key pairs a query names, or all of them.
+func keyPairRows(tx store.Tx, s Scope, q KeyPairQuery) ([]store.Resource, error) {
+	if len(q.Names) == 0 && len(q.IDs) == 0 {
+		return tx.ListResources(s, KindKeyPair)
+	}
+	seen := map[string]bool{}
+	var rows []store.Resource
+	add := func(r store.Resource) {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			rows = append(rows, r)
+		}
+	}
+	for _, name := range q.Names {
+		r, err := tx.GetResourceByName(s, KindKeyPair, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &NotFoundError{Kind: KindKeyPair, ID: name, ByName: true}
+		}
+		if err != nil {
+			return nil, err
+		}
+		add(r)
+	}
+	for _, id := range q.IDs {
+		r, err := tx.GetResource(s, KindKeyPair, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &NotFoundError{Kind: KindKeyPair, ID: id}
+		}
+		if err != nil {
+			return nil, err
+		}
+		add(r)
+	}
+	return rows, nil
+}
+
+// DeleteKeyPair deletes by name or ID. Deleting a key pair that does not exist
+// succeeds, as on AWS; the ID of a deleted key pair is returned.
+func (c *Cloud) DeleteKeyPair(ctx context.Context, s Scope, name, id string) (deletedID string, err error) {
+	err = c.update(ctx, func(tx store.Tx) error {
+		var r store.Resource
+		var err error
+		if id != "" {
+			r, err = tx.GetResource(s, KindKeyPair, id)
+		} else {
+			r, err = tx.GetResourceByName(s, KindKeyPair, name)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		deletedID = r.ID
+		return tx.DeleteResource(s, KindKeyPair, r.ID)
+	})
+	return deletedID, err
+}

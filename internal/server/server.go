@@ -1,0 +1,213 @@
+// Package server assembles strato: the data directory, the store, the control plane,
+// the services and the HTTP listener. cmd/strato parses flags and calls it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"strato/internal/awsapi"
+	"strato/internal/awsapi/throttle"
+	"strato/internal/catalog"
+	"strato/internal/cloud"
+	"strato/internal/ec2"
+	"strato/internal/store/sqlite"
+	"strato/internal/sts"
+)
+
+// DefaultListen is where strato listens unless told otherwise: the port LocalStack
+// users' tooling already points at.
+const DefaultListen = "127.0.0.1:4566"
+
+// DevAccountID is the account every request acts for in development mode, unless
+// --account-id says otherwise.
+const DevAccountID = "123456789012"
+
+// Config is what `strato serve` is told.
+type Config struct {
+	Listen    string
+	DataDir   string
+	Driver    string
+	Dev       bool
+	AccountID string
+	// Throttle enables AWS's request rate limits; Scale multiplies their sizes and rates.
+	Throttle      bool
+	ThrottleScale float64
+	Log           *slog.Logger
+	// Out receives the one-time print of new credentials.
+	Out *os.File
+	// Ready, when set, receives the bound address once the listener is up.
+	Ready func(addr string)
+}
+
+// Drivers lists the compute drivers by name; only mock exists so far.
+var Drivers = []string{"auto", "mock", "container", "qemu"}
+
+func resolveDriver(name string) (string, error) {
+	switch name {
+	case "", "auto", "mock":
+		return "mock", nil
+	case "container", "qemu":
+		return "", fmt.Errorf("the %s driver is not available in this version of strato; use --driver mock", name)
+	}
+	return "", fmt.Errorf("unknown driver %q (choose one of auto, mock, container, qemu)", name)
+}
+
+// Paths of the files in a data directory.
+func dbPath(dir string) string          { return filepath.Join(dir, "strato.db") }
+func CredentialsPath(dir string) string { return filepath.Join(dir, "credentials") }
+func endpointPath(dir string) string    { return filepath.Join(dir, "endpoint") }
+
+// OpenCloud opens the data directory's store and control plane (also used by
+// `strato account`, which may run beside a serving strato).
+func OpenCloud(ctx context.Context, dir string, log *slog.Logger) (*cloud.Cloud, func() error, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, dbPath(dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cloud.New(ctx, st, cloud.SystemClock{}, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return c, st.Close, nil
+}
+
+// Run serves until ctx is cancelled, then finishes in-flight requests and closes the store.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Log
+	driver, err := resolveDriver(cfg.Driver)
+	if err != nil {
+		return err
+	}
+	c, closeStore, err := OpenCloud(ctx, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := firstStart(ctx, c, cfg); err != nil {
+		return err
+	}
+
+	var auth awsapi.Authenticator = awsapi.SigV4Auth{Lookup: func(akid string) (string, string, bool) {
+		return c.LookupAccessKey(context.Background(), akid)
+	}}
+	if cfg.Dev {
+		if err := c.EnsureAccount(ctx, cfg.AccountID, "development"); err != nil {
+			return err
+		}
+		auth = awsapi.DevAuth{AccountID: cfg.AccountID}
+		log.Warn("DEVELOPMENT MODE: any well-formed SigV4 signature is accepted and every request acts for account " + cfg.AccountID + "; throttling is off")
+	}
+	api := &awsapi.Server{
+		Auth:           auth,
+		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}},
+		KnownRegion:    func(name string) bool { _, ok := catalog.LookupRegion(name); return ok },
+		Clock:          systemClock{},
+		Log:            log,
+		DefaultService: "ec2",
+	}
+	if cfg.Throttle && !cfg.Dev {
+		api.Throttle = throttle.New(scaledThrottle(cfg.ThrottleScale), nil)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	if err := os.WriteFile(endpointPath(cfg.DataDir), []byte("http://"+addr+"\n"), 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	log.Info("strato serving", "listen", addr, "data_dir", cfg.DataDir, "driver", driver, "throttle", api.Throttle != nil)
+	if cfg.Ready != nil {
+		cfg.Ready(addr)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func scaledThrottle(scale float64) throttle.Config {
+	cfg := throttle.DefaultConfig()
+	if scale <= 0 || scale == 1 {
+		return cfg
+	}
+	for name, b := range cfg.Categories {
+		cfg.Categories[name] = throttle.Bucket{Size: b.Size * scale, RefillPerSecond: b.RefillPerSecond * scale}
+	}
+	return cfg
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// firstStart creates the operator's account and credentials in an empty data dir.
+func firstStart(ctx context.Context, c *cloud.Cloud, cfg Config) error {
+	accounts, err := c.Accounts(ctx)
+	if err != nil || len(accounts) > 0 {
+		return err
+	}
+	acct, creds, err := c.CreateAccount(ctx, cfg.AccountID, "operator")
+	if err != nil {
+		return err
+	}
+	if err := AppendProfile(CredentialsPath(cfg.DataDir), "default", acct, creds); err != nil {
+		return err
+	}
+	PrintCredentials(cfg.Out, "First start: created the operator's account and root access key.", acct, creds, CredentialsPath(cfg.DataDir), "default")
+	return nil
+}
+
+// AppendProfile adds a profile to the shared-credentials file (created with mode 0600).
+func AppendProfile(path, profile string, acct cloud.Account, creds cloud.Credentials) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, err = fmt.Fprintf(f, "[%s]\n# strato account %s (%s)\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", profile, acct.ID, acct.Name, creds.AccessKeyID, creds.SecretAccessKey)
+	return errors.Join(err, f.Close())
+}
+
+// PrintCredentials shows new credentials once.
+func PrintCredentials(out *os.File, headline string, acct cloud.Account, creds cloud.Credentials, path, profile string) {
+	fmt.Fprintf(out, "%s\n  account:           %s (%s)\n  access key ID:     %s\n  secret access key: %s\nThey are saved in %s as profile [%s]; this is the only time strato prints the secret.\n",
+		headline, acct.ID, acct.Name, creds.AccessKeyID, creds.SecretAccessKey, path, profile)
+}
+
+// Endpoint returns the URL a serving strato recorded in the data dir.
+func Endpoint(dir string) string {
+	b, err := os.ReadFile(endpointPath(dir))
+	if err != nil || len(b) == 0 {
+		return "http://" + DefaultListen
+	}
+	return string(b[:len(b)-1])
+}
