@@ -142,10 +142,7 @@ func (d *EC2) WriteError(w http.ResponseWriter, requestID string, e *Error) {
 	buf.WriteString("</Message></Error></Errors><RequestID>")
 	buf.WriteString(requestID)
 	buf.WriteString("</RequestID></Response>")
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.Header().Set("x-amzn-RequestId", requestID)
-	w.WriteHeader(e.Status)
-	w.Write(buf.Bytes())
+	WriteXML(w, requestID, e.Status, buf.Bytes())
 }
 
 // UnfilteredUnpaginated: a Describe call with nothing but DryRun lists everything.

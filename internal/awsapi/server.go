@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,9 +115,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Log.Debug("request", "request_id", c.RequestID, "action", c.Action, "code", e.Code, "took", s.Clock.Now().Sub(start))
 		return
 	}
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.Header().Set("x-amzn-RequestId", c.RequestID)
-	w.Write(out)
+	WriteXML(w, c.RequestID, http.StatusOK, out)
 	s.Log.Debug("request", "request_id", c.RequestID, "action", c.Action, "took", s.Clock.Now().Sub(start))
 }
 
@@ -167,6 +166,17 @@ func (s *Server) dispatch(ctx context.Context, svc Service, c *Call) ([]byte, er
 		return nil, &Error{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Status: http.StatusServiceUnavailable}
 	}
 	return svc.Serve(ctx, c)
+}
+
+// WriteXML sends a complete XML answer with its length, as AWS does (clients reuse
+// the connection only once they have read a body to its end).
+func WriteXML(w http.ResponseWriter, requestID string, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/xml;charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // parseParams merges the query string with a form body.

@@ -56,10 +56,7 @@ func (Service) WriteError(w http.ResponseWriter, requestID string, e *awsapi.Err
 	buf.WriteString(`</Code><Message>`)
 	template.HTMLEscape(&buf, []byte(e.Message))
 	buf.WriteString(`</Message></Error><RequestId>` + requestID + `</RequestId></ErrorResponse>`)
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("x-amzn-RequestId", requestID)
-	w.WriteHeader(e.Status)
-	w.Write(buf.Bytes())
+	awsapi.WriteXML(w, requestID, e.Status, buf.Bytes())
 }
 
 // UnfilteredUnpaginated implements awsapi.Service.
