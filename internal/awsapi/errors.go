@@ -24,7 +24,7 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// coded is what every package's error type offers (query, filter, paging, throttle...).
+// coded is what awserr.Error, and any other error that names its AWS code, offers.
 type coded interface {
 	error
 	Code() string
@@ -70,12 +70,7 @@ func AsError(err error) (*Error, bool) {
 	}
 	var c coded
 	if errors.As(err, &c) {
-		status := StatusFor(c.Code())
-		var hs interface{ HTTPStatus() int }
-		if errors.As(err, &hs) {
-			status = hs.HTTPStatus()
-		}
-		return &Error{Code: c.Code(), Message: c.Error(), Status: status}, true
+		return &Error{Code: c.Code(), Message: c.Error(), Status: StatusFor(c.Code())}, true
 	}
 	return &Error{Code: "InternalError", Message: "An internal error has occurred.", Status: http.StatusInternalServerError}, false
 }

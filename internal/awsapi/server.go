@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"strato/internal/awsapi/sigv4"
+	"strato/internal/awsapi/throttle"
 )
 
 // MaxBodyBytes bounds a request body. EC2's largest parameters (user data 16 KiB, key
@@ -163,7 +164,7 @@ func (s *Server) route(r *http.Request, body []byte, p Principal, c *Call) error
 
 func (s *Server) dispatch(ctx context.Context, svc Service, c *Call) ([]byte, error) {
 	if s.Throttle != nil && !s.Throttle.Allow(c.AccountID, c.Action, svc.UnfilteredUnpaginated(c)) {
-		return nil, &Error{Code: "RequestLimitExceeded", Message: "Request limit exceeded.", Status: http.StatusServiceUnavailable}
+		return nil, throttle.ErrRequestLimitExceeded
 	}
 	return svc.Serve(ctx, c)
 }

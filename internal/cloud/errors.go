@@ -1,6 +1,10 @@
 package cloud
 
-import "fmt"
+import (
+	"fmt"
+
+	"strato/internal/awserr"
+)
 
 // NotFoundError: a resource the request names does not exist in the caller's scope.
 type NotFoundError struct {
@@ -23,17 +27,6 @@ func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("%s %q already exists", e.Kind, e.Name)
 }
 
-// Error is a rule of the control plane broken by the request, with the AWS code that
-// says so (the rule is EC2's, so the code is part of it).
-type Error struct {
-	code, msg string
-}
-
-func (e *Error) Error() string { return e.msg }
-
-// Code is the AWS error code.
-func (e *Error) Code() string { return e.code }
-
-func errorf(code, format string, args ...any) *Error {
-	return &Error{code: code, msg: fmt.Sprintf(format, args...)}
-}
+// errorf reports a rule of the control plane broken by the request, with the AWS
+// code that says so (the rule is EC2's, so the code is part of it).
+var errorf = awserr.Errorf

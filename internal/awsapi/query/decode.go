@@ -9,22 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"strato/internal/awserr"
 )
 
-// Error is a decoding failure with the AWS error code the client must see.
-type Error struct {
-	code string
-	msg  string
-}
+// Error is a decoding failure with the AWS error code the client must see
+// (UnknownParameter, MissingParameter, InvalidParameterValue).
+type Error = awserr.Error
 
-func (e *Error) Error() string { return e.msg }
-
-// Code is the AWS error code (UnknownParameter, MissingParameter, InvalidParameterValue).
-func (e *Error) Code() string { return e.code }
-
-func errorf(code, format string, args ...any) *Error {
-	return &Error{code: code, msg: fmt.Sprintf(format, args...)}
-}
+var errorf = awserr.Errorf
 
 // node is one level of the dotted parameter tree: Filter.1.Value.2=x becomes
 // root -> Filter -> 1 -> Value -> 2 (value x).

@@ -11,31 +11,16 @@
 package throttle
 
 import (
+	"strato/internal/awserr"
+
 	"hash/maphash"
 	"maps"
 	"sync"
 	"time"
 )
 
-// Error is the error type of this package (same shape as the other API
-// error types: Code and Error).
-type Error struct {
-	code string
-	msg  string
-}
-
-// Code returns the EC2 error code.
-func (e *Error) Code() string { return e.code }
-
-// Error returns the message.
-func (e *Error) Error() string { return e.msg }
-
-// ErrRequestLimitExceeded is what a throttled request is answered with, with
-// HTTP status HTTPStatus.
-var ErrRequestLimitExceeded = &Error{code: "RequestLimitExceeded", msg: "Request limit exceeded."}
-
-// HTTPStatus is the HTTP status of a RequestLimitExceeded answer.
-const HTTPStatus = 503
+// ErrRequestLimitExceeded is what a throttled request is answered with (HTTP 503).
+var ErrRequestLimitExceeded = awserr.New("RequestLimitExceeded", "Request limit exceeded.")
 
 // Clock supplies the current time; tests use a fake.
 type Clock interface{ Now() time.Time }

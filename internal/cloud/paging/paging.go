@@ -11,28 +11,20 @@
 package paging
 
 import (
+	"strato/internal/awserr"
+
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
 	"hash"
 	"sort"
 	"sync"
 )
 
-// Error is the error type returned by this package; see Code and Error.
-type Error struct {
-	code string
-	msg  string
-}
-
-// Code returns the EC2 error code.
-func (e *Error) Code() string { return e.code }
-
-// Error returns the message placed in the EC2 error envelope.
-func (e *Error) Error() string { return e.msg }
+// Error is the error type returned by this package.
+type Error = awserr.Error
 
 // Error codes produced by this package.
 const (
@@ -46,7 +38,7 @@ const (
 const invalidTokenMessage = "The specified pagination token is not valid or is expired."
 
 // ErrInvalidToken is returned for a malformed, forged, or out-of-scope token.
-var ErrInvalidToken = &Error{code: CodeInvalidPaginationToken, msg: invalidTokenMessage}
+var ErrInvalidToken = awserr.New(CodeInvalidPaginationToken, invalidTokenMessage)
 
 // MaxResultsError is the InvalidParameterValue AWS gives for an out-of-range
 // MaxResults. Below the minimum AWS words it "Value ( 2 ) for parameter
@@ -54,11 +46,11 @@ var ErrInvalidToken = &Error{code: CodeInvalidPaginationToken, msg: invalidToken
 // accepted); the same form is used for the upper bound.
 func MaxResultsError(value, min, max int32) *Error {
 	if value < min {
-		return &Error{code: CodeInvalidParameterValue, msg: fmt.Sprintf(
-			"Value ( %d ) for parameter maxResults is invalid. Expecting a value greater than %d.", value, min)}
+		return awserr.Errorf(CodeInvalidParameterValue,
+			"Value ( %d ) for parameter maxResults is invalid. Expecting a value greater than %d.", value, min)
 	}
-	return &Error{code: CodeInvalidParameterValue, msg: fmt.Sprintf(
-		"Value ( %d ) for parameter maxResults is invalid. Expecting a value less than %d.", value, max)}
+	return awserr.Errorf(CodeInvalidParameterValue,
+		"Value ( %d ) for parameter maxResults is invalid. Expecting a value less than %d.", value, max)
 }
 
 // CheckIDsWithMaxResults enforces EC2's rule that a Describe call may not
@@ -69,8 +61,8 @@ func MaxResultsError(value, min, max int32) *Error {
 // "volumeSet" for DescribeVolumes.
 func CheckIDsWithMaxResults(idParam string, numIDs int, maxResults *int32) error {
 	if numIDs > 0 && maxResults != nil {
-		return &Error{code: CodeInvalidParameterCombination, msg: fmt.Sprintf(
-			"The parameter %s cannot be used with the parameter maxResults", idParam)}
+		return awserr.Errorf(CodeInvalidParameterCombination,
+			"The parameter %s cannot be used with the parameter maxResults", idParam)
 	}
 	return nil
 }
