@@ -1,33 +1,18 @@
-package cloud
+package cloud_test
 
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"strato/internal/cloud"
+	"strato/internal/cloud/cloudtest"
 	"strato/internal/sshkey"
 	"strato/internal/store"
-	"strato/internal/store/sqlite"
 )
 
-func newTestCloud(t *testing.T) *Cloud {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "strato.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c, err := New(context.Background(), st, SystemClock{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-var testScope = Scope{Account: "111122223333", Region: "us-east-1"}
+var testScope = cloud.Scope{Account: "111122223333", Region: "us-east-1"}
 
 func codeOf(err error) string {
 	var c interface{ Code() string }
@@ -38,13 +23,13 @@ func codeOf(err error) string {
 }
 
 func TestIdempotent(t *testing.T) {
-	c := newTestCloud(t)
+	c := cloudtest.New(t)
 	ctx := context.Background()
 	runs := 0
 	create := func(params any, token string) (string, error) {
-		return Idempotent(ctx, c, testScope, "CreateThing", token, params, func(tx store.Tx) (string, error) {
+		return cloud.Idempotent(ctx, c, testScope, "CreateThing", token, params, func(tx store.Tx) (string, error) {
 			runs++
-			id := NewID("thing")
+			id := cloud.NewID("thing")
 			return id, tx.PutSetting("thing-"+id, []byte("x"))
 		})
 	}
@@ -76,7 +61,7 @@ func TestIdempotent(t *testing.T) {
 		t.Fatalf("65-character token: %v", err)
 	}
 	// A failed attempt records nothing: the token stays usable.
-	_, err = Idempotent(ctx, c, testScope, "CreateThing", "tok-3", params{1}, func(store.Tx) (string, error) {
+	_, err = cloud.Idempotent(ctx, c, testScope, "CreateThing", "tok-3", params{1}, func(store.Tx) (string, error) {
 		return "", errors.New("boom")
 	})
 	if err == nil {
@@ -88,48 +73,48 @@ func TestIdempotent(t *testing.T) {
 }
 
 func TestDryRunRollsBack(t *testing.T) {
-	c := newTestCloud(t)
-	ctx := WithDryRun(context.Background())
-	_, err := c.CreateKeyPair(ctx, testScope, "dry", sshkey.TypeED25519, sshkey.FormatPEM, []Tag{{Key: "a", Value: "b"}})
-	if !errors.Is(err, ErrDryRun) {
+	c := cloudtest.New(t)
+	ctx := cloud.WithDryRun(context.Background())
+	_, err := c.CreateKeyPair(ctx, testScope, "dry", sshkey.TypeED25519, sshkey.FormatPEM, []cloud.Tag{{Key: "a", Value: "b"}})
+	if !errors.Is(err, cloud.ErrDryRun) {
 		t.Fatalf("dry run: %v", err)
 	}
-	list, err := c.DescribeKeyPairs(context.Background(), testScope, KeyPairQuery{})
+	list, err := c.DescribeKeyPairs(context.Background(), testScope, cloud.KeyPairQuery{})
 	if err != nil || len(list) != 0 {
 		t.Fatalf("dry run left %d key pairs: %v", len(list), err)
 	}
-	tags, _, err := c.DescribeTags(context.Background(), testScope, nil, Page{})
+	tags, _, err := c.DescribeTags(context.Background(), testScope, nil, cloud.Page{})
 	if err != nil || len(tags) != 0 {
 		t.Fatalf("dry run left tags: %v %v", tags, err)
 	}
 }
 
 func TestTagRules(t *testing.T) {
-	long := strings.Repeat("k", MaxTagKeyLength+1)
+	long := strings.Repeat("k", cloud.MaxTagKeyLength+1)
 	cases := []struct {
 		name string
-		tags []Tag
+		tags []cloud.Tag
 		code string
 	}{
-		{"ok", []Tag{{"Name", "web"}, {"empty-value", ""}}, ""},
-		{"key of 128 unicode characters", []Tag{{strings.Repeat("é", 128), "v"}}, ""},
-		{"key too long", []Tag{{long, "v"}}, "InvalidParameterValue"},
-		{"value too long", []Tag{{"k", strings.Repeat("v", MaxTagValueLength+1)}}, "InvalidParameterValue"},
-		{"empty key", []Tag{{"", "v"}}, "InvalidParameterValue"},
-		{"reserved prefix", []Tag{{"AWS:thing", "v"}}, "InvalidParameterValue"},
-		{"duplicate key", []Tag{{"a", "1"}, {"a", "2"}}, "InvalidParameterValue"},
+		{"ok", []cloud.Tag{{"Name", "web"}, {"empty-value", ""}}, ""},
+		{"key of 128 unicode characters", []cloud.Tag{{strings.Repeat("é", 128), "v"}}, ""},
+		{"key too long", []cloud.Tag{{long, "v"}}, "InvalidParameterValue"},
+		{"value too long", []cloud.Tag{{"k", strings.Repeat("v", cloud.MaxTagValueLength+1)}}, "InvalidParameterValue"},
+		{"empty key", []cloud.Tag{{"", "v"}}, "InvalidParameterValue"},
+		{"reserved prefix", []cloud.Tag{{"AWS:thing", "v"}}, "InvalidParameterValue"},
+		{"duplicate key", []cloud.Tag{{"a", "1"}, {"a", "2"}}, "InvalidParameterValue"},
 	}
 	for _, c := range cases {
-		err := ValidateTags(c.tags)
+		err := cloud.ValidateTags(c.tags)
 		if codeOf(err) != c.code {
 			t.Errorf("%s: got %v, want %q", c.name, err, c.code)
 		}
 	}
-	var fiftyOne []Tag
+	var fiftyOne []cloud.Tag
 	for i := 0; i < 51; i++ {
-		fiftyOne = append(fiftyOne, Tag{Key: NewID("k"), Value: "v"})
+		fiftyOne = append(fiftyOne, cloud.Tag{Key: cloud.NewID("k"), Value: "v"})
 	}
-	if codeOf(ValidateTags(fiftyOne)) != "TagLimitExceeded" {
+	if codeOf(cloud.ValidateTags(fiftyOne)) != "TagLimitExceeded" {
 		t.Error("51 tags accepted")
 	}
 }
@@ -137,18 +122,18 @@ func TestTagRules(t *testing.T) {
 func TestIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		id := NewID("key")
-		if !ValidID("key", id) || len(id) != 21 || seen[id] {
+		id := cloud.NewID("key")
+		if !cloud.ValidID("key", id) || len(id) != 21 || seen[id] {
 			t.Fatalf("bad or repeated ID %q", id)
 		}
 		seen[id] = true
-		acct := NewAccountID()
-		if !ValidAccountID(acct) || acct[0] == '0' {
+		acct := cloud.NewAccountID()
+		if !cloud.ValidAccountID(acct) || acct[0] == '0' {
 			t.Fatalf("bad account ID %q", acct)
 		}
 	}
 	for _, bad := range []string{"key-", "key-XYZ", "vol-0123456789abcdef0", "key-0123456789abcdef", "key-0123456789abcdefg"} {
-		if ValidID("key", bad) {
+		if cloud.ValidID("key", bad) {
 			t.Errorf("%q accepted", bad)
 		}
 	}

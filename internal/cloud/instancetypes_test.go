@@ -3,8 +3,6 @@ package cloud_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,25 +10,9 @@ import (
 
 	"strato/internal/catalog"
 	"strato/internal/cloud"
+	"strato/internal/cloud/cloudtest"
 	"strato/internal/cloud/filter"
-	"strato/internal/store/sqlite"
 )
-
-// instanceTypesCloud opens a control plane on a fresh SQLite store.
-func instanceTypesCloud(t *testing.T) *cloud.Cloud {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strato.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c, err := cloud.New(ctx, db, cloud.SystemClock{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 var typesScope = cloud.Scope{Account: "123456789012", Region: "us-east-1"}
 
@@ -67,7 +49,7 @@ func typeFilter(name string, values ...string) filter.Filter {
 }
 
 func TestDescribeInstanceTypesFilters(t *testing.T) {
-	c := instanceTypesCloud(t)
+	c := cloudtest.New(t)
 	ctx := context.Background()
 	tests := []struct {
 		name    string
@@ -255,7 +237,7 @@ func TestDescribeInstanceTypesFilters(t *testing.T) {
 }
 
 func TestDescribeInstanceTypesNames(t *testing.T) {
-	c := instanceTypesCloud(t)
+	c := cloudtest.New(t)
 	ctx := context.Background()
 	got, _, err := c.DescribeInstanceTypes(ctx, typesScope, []string{"t3.micro", "m5.large", "t3.micro"}, nil, cloud.Page{})
 	if err != nil {
@@ -294,7 +276,7 @@ func TestDescribeInstanceTypesNames(t *testing.T) {
 }
 
 func TestDescribeInstanceTypesRegion(t *testing.T) {
-	c := instanceTypesCloud(t)
+	c := cloudtest.New(t)
 	s := cloud.Scope{Account: typesScope.Account, Region: "eu-south-1"}
 	got, _, err := c.DescribeInstanceTypes(context.Background(), s, nil, nil, cloud.Page{})
 	if err != nil {
@@ -310,7 +292,7 @@ func TestDescribeInstanceTypesRegion(t *testing.T) {
 }
 
 func TestDescribeInstanceTypesInvalidFilter(t *testing.T) {
-	c := instanceTypesCloud(t)
+	c := cloudtest.New(t)
 	for _, name := range []string{"gpu-info.count", "tag:Name", "Instance-Type"} {
 		_, _, err := c.DescribeInstanceTypes(context.Background(), typesScope, nil, []filter.Filter{typeFilter(name, "x")}, cloud.Page{})
 		if typeErrCode(err) != "InvalidParameterValue" || err.Error() != "The filter '"+name+"' is invalid" {
@@ -346,7 +328,7 @@ func pageAllTypes[T any](t *testing.T, size int32, call func(cloud.Page) ([]T, s
 }
 
 func TestDescribeInstanceTypesPagination(t *testing.T) {
-	c := instanceTypesCloud(t)
+	c := cloudtest.New(t)
 	ctx := context.Background()
 	all, _, err := c.DescribeInstanceTypes(ctx, typesScope, nil, nil, cloud.Page{})
 	if err != nil {
@@ -414,7 +396,7 @@ func TestDescribeInstanceTypesPagination(t *testing.T) {
 }
 
 func TestDescribeInstanceTypeOfferings(t *testing.T) {
-	c := instanceTypesCloud(t)
+	c := cloudtest.New(t)
 	ctx := context.Background()
 	region, _ := catalog.LookupRegion("us-east-1")
 	nTypes := len(offeredWhere("us-east-1", func(catalog.InstanceType) bool { return true }))

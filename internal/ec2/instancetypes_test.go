@@ -2,32 +2,18 @@ package ec2
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"strato/internal/awsapi"
-	"strato/internal/cloud"
-	"strato/internal/store/sqlite"
+	"strato/internal/cloud/cloudtest"
 )
 
 // instanceTypesService returns the EC2 dispatcher over a fresh store.
 func instanceTypesService(t *testing.T) *awsapi.EC2 {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strato.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c, err := cloud.New(ctx, db, cloud.SystemClock{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(c)
+	return New(cloudtest.New(t))
 }
 
 // callInstanceTypes sends one call; params alternate name and value.

@@ -1,0 +1,29 @@
+// Package cloudtest opens a control plane on a fresh SQLite store for tests.
+package cloudtest
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"strato/internal/cloud"
+	"strato/internal/store/sqlite"
+)
+
+// New returns a control plane whose store lives in the test's temporary directory and
+// is closed when the test ends.
+func New(t testing.TB) *cloud.Cloud {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strato.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c, err := cloud.New(ctx, db, cloud.SystemClock{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
