@@ -217,6 +217,13 @@ func LookupRegion(name string) (Region, bool) {
 	return regions[i].clone(), true
 }
 
+// KnownRegion reports whether a region exists, without copying it (every request
+// asks).
+func KnownRegion(name string) bool {
+	_, ok := regionIndex[name]
+	return ok
+}
+
 // LookupZone returns the availability zone with the given zone name
 // ("us-east-1a") or zone ID ("use1-az1"). Matching is case-insensitive.
 func LookupZone(nameOrID string) (Zone, bool) {

@@ -11,13 +11,13 @@ import (
 	"strato/internal/cloud/cloudtest"
 )
 
-// instanceTypesService returns the EC2 dispatcher over a fresh store.
-func instanceTypesService(t *testing.T) *awsapi.EC2 {
+// newService returns the EC2 dispatcher over a fresh store.
+func newService(t *testing.T) *awsapi.EC2 {
 	return New(cloudtest.New(t))
 }
 
-// callInstanceTypes sends one call; params alternate name and value.
-func callInstanceTypes(t *testing.T, d *awsapi.EC2, action string, params ...string) (string, error) {
+// callEC2 sends one call; params alternate name and value.
+func callEC2(t *testing.T, d *awsapi.EC2, action string, params ...string) (string, error) {
 	t.Helper()
 	v := url.Values{}
 	for i := 0; i+1 < len(params); i += 2 {
@@ -30,8 +30,8 @@ func callInstanceTypes(t *testing.T, d *awsapi.EC2, action string, params ...str
 }
 
 func TestDescribeInstanceTypesXML(t *testing.T) {
-	d := instanceTypesService(t)
-	body, err := callInstanceTypes(t, d, "DescribeInstanceTypes", "InstanceType.1", "t3.micro")
+	d := newService(t)
+	body, err := callEC2(t, d, "DescribeInstanceTypes", "InstanceType.1", "t3.micro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestDescribeInstanceTypesXML(t *testing.T) {
 }
 
 func TestDescribeInstanceTypesXMLNested(t *testing.T) {
-	d := instanceTypesService(t)
+	d := newService(t)
 	tests := []struct {
 		name, typ string
 		want      []string
@@ -105,7 +105,7 @@ func TestDescribeInstanceTypesXMLNested(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			body, err := callInstanceTypes(t, d, "DescribeInstanceTypes", "InstanceType.1", tc.typ)
+			body, err := callEC2(t, d, "DescribeInstanceTypes", "InstanceType.1", tc.typ)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,8 +126,8 @@ func TestDescribeInstanceTypesXMLNested(t *testing.T) {
 var instanceTypeElem = regexp.MustCompile(`<item><instanceType>([^<]+)</instanceType>`)
 
 func TestDescribeInstanceTypesFiltersAndPages(t *testing.T) {
-	d := instanceTypesService(t)
-	body, err := callInstanceTypes(t, d, "DescribeInstanceTypes",
+	d := newService(t)
+	body, err := callEC2(t, d, "DescribeInstanceTypes",
 		"Filter.1.Name", "instance-type", "Filter.1.Value.1", "t3.*",
 		"Filter.2.Name", "vcpu-info.default-vcpus", "Filter.2.Value.1", "2")
 	if err != nil {
@@ -150,7 +150,7 @@ func TestDescribeInstanceTypesFiltersAndPages(t *testing.T) {
 		if token != "" {
 			params = append(params, "NextToken", token)
 		}
-		body, err := callInstanceTypes(t, d, "DescribeInstanceTypes", params...)
+		body, err := callEC2(t, d, "DescribeInstanceTypes", params...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestDescribeInstanceTypesFiltersAndPages(t *testing.T) {
 }
 
 func TestDescribeInstanceTypesErrors(t *testing.T) {
-	d := instanceTypesService(t)
+	d := newService(t)
 	tests := []struct {
 		name     string
 		action   string
@@ -202,24 +202,24 @@ func TestDescribeInstanceTypesErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := callInstanceTypes(t, d, tc.action, tc.params...)
+			_, err := callEC2(t, d, tc.action, tc.params...)
 			e, _ := awsapi.AsError(err)
 			if err == nil || e.Code != tc.code || !strings.Contains(e.Message, tc.contains) {
 				t.Errorf("got %v, want %s containing %q", err, tc.code, tc.contains)
 			}
 		})
 	}
-	if _, err := callInstanceTypes(t, d, "DescribeInstanceTypes", "MaxResults", "100"); err != nil {
+	if _, err := callEC2(t, d, "DescribeInstanceTypes", "MaxResults", "100"); err != nil {
 		t.Errorf("MaxResults 100: %v", err)
 	}
-	if _, err := callInstanceTypes(t, d, "DescribeInstanceTypes"); err != nil {
+	if _, err := callEC2(t, d, "DescribeInstanceTypes"); err != nil {
 		t.Errorf("plain call: %v", err)
 	}
 }
 
 func TestDescribeInstanceTypeOfferingsXML(t *testing.T) {
-	d := instanceTypesService(t)
-	body, err := callInstanceTypes(t, d, "DescribeInstanceTypeOfferings",
+	d := newService(t)
+	body, err := callEC2(t, d, "DescribeInstanceTypeOfferings",
 		"LocationType", "availability-zone",
 		"Filter.1.Name", "instance-type", "Filter.1.Value.1", "t3.micro",
 		"Filter.2.Name", "location", "Filter.2.Value.1", "us-east-1a", "Filter.2.Value.2", "us-east-1b")
@@ -234,7 +234,7 @@ func TestDescribeInstanceTypeOfferingsXML(t *testing.T) {
 		t.Errorf("got %s\nwant it to contain %s", body, want)
 	}
 
-	body, err = callInstanceTypes(t, d, "DescribeInstanceTypeOfferings", "Filter.1.Name", "instance-type", "Filter.1.Value.1", "m5.large")
+	body, err = callEC2(t, d, "DescribeInstanceTypeOfferings", "Filter.1.Name", "instance-type", "Filter.1.Value.1", "m5.large")
 	if err != nil {
 		t.Fatal(err)
 	}

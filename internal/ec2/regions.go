@@ -17,10 +17,42 @@ func (s *Service) registerRegions(d *awsapi.EC2) {
 	handle(d, "DescribeAccountAttributes", s.describeAccountAttributes)
 }
 
-var regionFields = filter.Fields[catalog.Region]{
-	"endpoint":      func(r catalog.Region) []string { return []string{r.Endpoint} },
-	"opt-in-status": func(r catalog.Region) []string { return []string{r.OptInStatus} },
-	"region-name":   func(r catalog.Region) []string { return []string{r.Name} },
+// regionAnswer is a region with its API form, built once: the catalogue is static and
+// DescribeRegions is among the most frequent calls.
+type regionAnswer struct {
+	catalog.Region
+	api ec2api.Region
+}
+
+type zoneAnswer struct {
+	catalog.Zone
+	api ec2api.AvailabilityZone
+}
+
+var (
+	regionAnswers []regionAnswer
+	regionByName  = map[string]int{}
+	zoneAnswers   = map[string][]zoneAnswer{} // by region
+)
+
+func init() {
+	for _, r := range catalog.Regions() {
+		regionByName[r.Name] = len(regionAnswers)
+		regionAnswers = append(regionAnswers, regionAnswer{r, ec2api.Region{RegionName: ptr(r.Name), Endpoint: ptr(r.Endpoint), OptInStatus: ptr(r.OptInStatus)}})
+		for _, z := range r.Zones {
+			zoneAnswers[r.Name] = append(zoneAnswers[r.Name], zoneAnswer{z, ec2api.AvailabilityZone{
+				State: ptr(z.State), OptInStatus: ptr(z.OptInStatus), Messages: []ec2api.AvailabilityZoneMessage{},
+				RegionName: ptr(z.RegionName), ZoneName: ptr(z.ZoneName), ZoneId: ptr(z.ZoneId),
+				GroupName: ptr(z.GroupName), NetworkBorderGroup: ptr(z.NetworkBorderGroup), ZoneType: ptr(z.ZoneType),
+			}})
+		}
+	}
+}
+
+var regionFields = filter.Fields[*regionAnswer]{
+	"endpoint":      func(r *regionAnswer) []string { return []string{r.Endpoint} },
+	"opt-in-status": func(r *regionAnswer) []string { return []string{r.OptInStatus} },
+	"region-name":   func(r *regionAnswer) []string { return []string{r.Name} },
 }
 
 func (s *Service) describeRegions(_ context.Context, _ *awsapi.EC2Call, in *ec2api.DescribeRegionsRequest) (*ec2api.DescribeRegionsResult, error) {
@@ -28,42 +60,43 @@ func (s *Service) describeRegions(_ context.Context, _ *awsapi.EC2Call, in *ec2a
 	if err != nil {
 		return nil, err
 	}
-	regions := catalog.Regions()
+	var named map[int]bool
 	if len(in.RegionNames) > 0 {
-		regions = regions[:0:0]
+		named = map[int]bool{}
 		for _, name := range in.RegionNames {
-			r, ok := catalog.LookupRegion(name)
+			i, ok := regionByName[name]
 			if !ok {
 				return nil, invalidValue("Invalid region: %s", name)
 			}
-			regions = append(regions, r)
+			named[i] = true
 		}
 	}
 	all := deref(in.AllRegions)
-	out := &ec2api.DescribeRegionsResult{Regions: []ec2api.Region{}}
-	for _, r := range regions {
-		if !all && r.OptInStatus == catalog.NotOptedIn {
+	out := &ec2api.DescribeRegionsResult{Regions: make([]ec2api.Region, 0, len(regionAnswers))}
+	for i := range regionAnswers {
+		r := &regionAnswers[i]
+		if named != nil && !named[i] || !all && named == nil && r.OptInStatus == catalog.NotOptedIn {
 			continue
 		}
 		if m.Match(r) {
-			out.Regions = append(out.Regions, ec2api.Region{RegionName: ptr(r.Name), Endpoint: ptr(r.Endpoint), OptInStatus: ptr(r.OptInStatus)})
+			out.Regions = append(out.Regions, r.api)
 		}
 	}
 	return out, nil
 }
 
-var zoneFields = filter.Fields[catalog.Zone]{
-	"group-name":           func(z catalog.Zone) []string { return []string{z.GroupName} },
-	"message":              func(z catalog.Zone) []string { return nil },
-	"network-border-group": func(z catalog.Zone) []string { return []string{z.NetworkBorderGroup} },
-	"opt-in-status":        func(z catalog.Zone) []string { return []string{z.OptInStatus} },
-	"parent-zone-id":       func(z catalog.Zone) []string { return nil },
-	"parent-zone-name":     func(z catalog.Zone) []string { return nil },
-	"region-name":          func(z catalog.Zone) []string { return []string{z.RegionName} },
-	"state":                func(z catalog.Zone) []string { return []string{z.State} },
-	"zone-id":              func(z catalog.Zone) []string { return []string{z.ZoneId} },
-	"zone-name":            func(z catalog.Zone) []string { return []string{z.ZoneName} },
-	"zone-type":            func(z catalog.Zone) []string { return []string{z.ZoneType} },
+var zoneFields = filter.Fields[*zoneAnswer]{
+	"group-name":           func(z *zoneAnswer) []string { return []string{z.GroupName} },
+	"message":              func(z *zoneAnswer) []string { return nil },
+	"network-border-group": func(z *zoneAnswer) []string { return []string{z.NetworkBorderGroup} },
+	"opt-in-status":        func(z *zoneAnswer) []string { return []string{z.OptInStatus} },
+	"parent-zone-id":       func(z *zoneAnswer) []string { return nil },
+	"parent-zone-name":     func(z *zoneAnswer) []string { return nil },
+	"region-name":          func(z *zoneAnswer) []string { return []string{z.RegionName} },
+	"state":                func(z *zoneAnswer) []string { return []string{z.State} },
+	"zone-id":              func(z *zoneAnswer) []string { return []string{z.ZoneId} },
+	"zone-name":            func(z *zoneAnswer) []string { return []string{z.ZoneName} },
+	"zone-type":            func(z *zoneAnswer) []string { return []string{z.ZoneType} },
 }
 
 func (s *Service) describeAvailabilityZones(_ context.Context, c *awsapi.EC2Call, in *ec2api.DescribeAvailabilityZonesRequest) (*ec2api.DescribeAvailabilityZonesResult, error) {
@@ -71,33 +104,29 @@ func (s *Service) describeAvailabilityZones(_ context.Context, c *awsapi.EC2Call
 	if err != nil {
 		return nil, err
 	}
-	region, _ := catalog.LookupRegion(c.Region)
-	inRegion := map[string]bool{}
-	for _, z := range region.Zones {
-		inRegion[z.ZoneName], inRegion[z.ZoneId] = true, true
-	}
+	zones := zoneAnswers[c.Region]
 	wanted := map[string]bool{}
 	for _, names := range [][]string{in.ZoneNames, in.ZoneIds} {
 		for _, n := range names {
-			if !inRegion[n] {
+			known := false
+			for _, z := range zones {
+				known = known || z.ZoneName == n || z.ZoneId == n
+			}
+			if !known {
 				return nil, invalidValue("Invalid availability zone: [%s]", n)
 			}
 			wanted[n] = true
 		}
 	}
 	out := &ec2api.DescribeAvailabilityZonesResult{AvailabilityZones: []ec2api.AvailabilityZone{}}
-	for _, z := range region.Zones {
+	for i := range zones {
+		z := &zones[i]
 		if len(wanted) > 0 && !wanted[z.ZoneName] && !wanted[z.ZoneId] {
 			continue
 		}
-		if !m.Match(z) {
-			continue
+		if m.Match(z) {
+			out.AvailabilityZones = append(out.AvailabilityZones, z.api)
 		}
-		out.AvailabilityZones = append(out.AvailabilityZones, ec2api.AvailabilityZone{
-			State: ptr(z.State), OptInStatus: ptr(z.OptInStatus), Messages: []ec2api.AvailabilityZoneMessage{},
-			RegionName: ptr(z.RegionName), ZoneName: ptr(z.ZoneName), ZoneId: ptr(z.ZoneId),
-			GroupName: ptr(z.GroupName), NetworkBorderGroup: ptr(z.NetworkBorderGroup), ZoneType: ptr(z.ZoneType),
-		})
 	}
 	return out, nil
 }

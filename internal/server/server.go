@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 	api := &awsapi.Server{
 		Auth:           auth,
 		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}},
-		KnownRegion:    func(name string) bool { _, ok := catalog.LookupRegion(name); return ok },
+		KnownRegion:    catalog.KnownRegion,
 		Clock:          systemClock{},
 		Log:            log,
 		DefaultService: "ec2",

@@ -142,6 +142,18 @@ func writeScalar(buf *bytes.Buffer, v reflect.Value, t typePlan) {
 	}
 }
 
+// plainASCII reports whether s is printable ASCII without XML's special characters,
+// the common case that needs no escaping.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 && c != '\t' && c != '\n' || c >= 0x7f || c == '<' || c == '>' || c == '&' || c == '"' || c == '\'' {
+			return false
+		}
+	}
+	return true
+}
+
 func open(buf *bytes.Buffer, name string) {
 	buf.WriteByte('<')
 	buf.WriteString(name)
@@ -157,6 +169,10 @@ func closeTag(buf *bytes.Buffer, name string) {
 // escape writes s as XML character data. Characters XML 1.0 cannot carry are replaced
 // by U+FFFD so a response is always well-formed.
 func escape(buf *bytes.Buffer, s string) {
+	if plainASCII(s) {
+		buf.WriteString(s)
+		return
+	}
 	last := 0
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
