@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# Script test: Debian's aws CLI (/usr/bin/aws) against a running strato.
+#
+# Normally started by tests/scripts/run.sh, which provides:
+#   STRATO_ENDPOINT   http://127.0.0.1:PORT of a running `strato serve` (not --dev)
+#   STRATO_DATA_DIR   its --data-dir (for `strato account create`)
+#   STRATO_BIN        the strato binary
+#   STRATO_WORK_DIR   a scratch directory this test may write keys into
+#   AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, AWS_DEFAULT_REGION
+#
+# Each check is one function; its result is printed as `ok - name` or
+# `not ok - name: why`. The last line is `awscli: N passed, M failed`; the
+# exit status is non-zero when a check failed.
+set -u
+
+AWS_BIN=${AWS_BIN:-/usr/bin/aws}
+: "${STRATO_ENDPOINT:?set by run.sh}" "${STRATO_DATA_DIR:?set by run.sh}"
+: "${STRATO_BIN:?set by run.sh}" "${STRATO_WORK_DIR:?set by run.sh}"
+export AWS_PAGER="" AWS_DEFAULT_OUTPUT=json AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=3
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+W=$STRATO_WORK_DIR/awscli
+mkdir -p "$W"
+
+PASSED=0
+FAILED=0
+ERR=$W/stderr   # stderr of the last `awsx` call
+WHY=""          # set by a failing check
+
+# awsx runs the CLI against strato; stdout is the answer, stderr goes to $ERR.
+awsx() { "$AWS_BIN" --endpoint-url "$STRATO_ENDPOINT" "$@" 2>"$ERR"; }
+
+# fail records why a check fails and returns 1, so `cond || fail "why"` ends a check.
+fail() { WHY="$*"; return 1; }
+
+# expect_error RC CODE: the last call must have failed with the CLI's service-error
+# exit status (254; 255 accepted) and CODE in its stderr (CODE may be A|B).
+expect_error() {
+	local rc=$1 code=$2
+	[[ $rc == 254 || $rc == 255 ]] || fail "want exit 254/255 with $code, got exit $rc (stderr: $(head -c 300 "$ERR"))" || return 1
+	grep -Eq "\\(($code)\\)" "$ERR" || fail "want error code $code, stderr: $(head -c 300 "$ERR")"
+}
+
+check() {
+	local name=$1
+	WHY=""
+	if "$name"; then
+		echo "ok - $name"
+		PASSED=$((PASSED + 1))
+	else
+		echo "not ok - $name: ${WHY:-exit status $?}"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+# strip_fp removes openssl's "(stdin)= " prefix; sha256_fp prints an OpenSSH
+# SHA256 fingerprint without its "SHA256:" prefix and without base64 padding.
+strip_fp() { sed 's/^.*= *//'; }
+sha256_fp() { ssh-keygen -l -E sha256 -f "$1" | awk '{print $2}' | sed 's/^SHA256://; s/=*$//'; }
+
+# pubkey_of NAME prints "type base64" of a key pair as strato describes it.
+pubkey_of() {
+	awsx ec2 describe-key-pairs --key-names "$1" --include-public-key \
+		--query 'KeyPairs[0].PublicKey' --output text | awk '{print $1, $2}'
+}
+
+# default_account prints the account ID of a profile, from the credentials file comment.
+account_of_profile() {
+	awk -v p="[$1]" '$0 == p {inside=1; next} /^\[/ {inside=0} inside && /^# strato account/ {print $4; exit}' \
+		"$AWS_SHARED_CREDENTIALS_FILE"
+}
+
+# ---------------------------------------------------------------- catalog
+
+test_describe_regions() {
+	local names n
+	names=$(awsx ec2 describe-regions --query 'Regions[].RegionName' --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	n=$(wc -w <<<"$names")
+	((n >= 30)) || fail "want >= 30 regions, got $n" || return 1
+	grep -qw us-east-1 <<<"$names" || fail "us-east-1 missing from: $names" || return 1
+	# Every region has an endpoint and an opt-in status.
+	local bad
+	bad=$(awsx ec2 describe-regions --query 'Regions[?Endpoint==null || OptInStatus==null].RegionName' --output text)
+	[[ -z $bad ]] || fail "regions without Endpoint/OptInStatus: $bad"
+}
+
+test_describe_regions_filter() {
+	local out
+	out=$(awsx ec2 describe-regions --region-names eu-west-1 --query 'Regions[].[RegionName,Endpoint]' --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ $(awk '{print $1}' <<<"$out") == eu-west-1 ]] || fail "want only eu-west-1, got: $out" || return 1
+	[[ $out == *ec2.eu-west-1.amazonaws.com* ]] || fail "endpoint: $out"
+}
+
+test_describe_availability_zones() {
+	local zones n z
+	zones=$(awsx --region us-east-1 ec2 describe-availability-zones --query 'AvailabilityZones[].ZoneName' --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	n=$(wc -w <<<"$zones")
+	((n == 6)) || fail "want 6 zones in us-east-1, got $n: $zones" || return 1
+	for z in $zones; do
+		[[ $z == us-east-1? ]] || fail "zone $z is not in us-east-1" || return 1
+	done
+	zones=$(awsx --region eu-west-1 ec2 describe-availability-zones --query 'AvailabilityZones[].ZoneName' --output text) || fail "eu-west-1: exit $?" || return 1
+	[[ $zones == *eu-west-1a* && $zones != *us-east-1* ]] || fail "eu-west-1 zones: $zones"
+}
+
+test_describe_account_attributes() {
+	local out
+	out=$(awsx ec2 describe-account-attributes --query 'AccountAttributes[].AttributeName' --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	for a in supported-platforms max-instances default-vpc; do
+		grep -qw -- "$a" <<<"$out" || fail "attribute $a missing from: $out" || return 1
+	done
+	out=$(awsx ec2 describe-account-attributes --attribute-names max-instances --query 'AccountAttributes[].AttributeName' --output text) || fail "with --attribute-names: exit $?" || return 1
+	[[ $out == max-instances ]] || fail "--attribute-names max-instances answered: $out"
+}
+
+# ---------------------------------------------------------------- key pairs
+
+test_create_key_pair_rsa() {
+	local pem=$W/cli-rsa.pem fp want got derived
+	awsx ec2 create-key-pair --key-name cli-rsa --query KeyMaterial --output text >"$pem" || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	chmod 600 "$pem"
+	head -1 "$pem" | grep -q -- '-----BEGIN RSA PRIVATE KEY-----' || fail "not a PEM RSA key: $(head -1 "$pem")" || return 1
+	derived=$(ssh-keygen -y -f "$pem" | awk '{print $1, $2}') || fail "ssh-keygen -y cannot read the key" || return 1
+	got=$(pubkey_of cli-rsa)
+	[[ $derived == "$got" ]] || fail "public key mismatch: derived '${derived:0:40}...' described '${got:0:40}...'" || return 1
+	# AWS: fingerprint of a created RSA key = SHA-1 of the DER PKCS#8 private key.
+	want=$(openssl pkcs8 -topk8 -nocrypt -in "$pem" -outform DER | openssl sha1 -c | strip_fp)
+	fp=$(awsx ec2 describe-key-pairs --key-names cli-rsa --query 'KeyPairs[0].[KeyFingerprint,KeyType]' --output text)
+	[[ $fp == "$want"$'\t'rsa ]] || fail "want fingerprint '$want' type rsa, got '$fp'" || return 1
+	# RSA size is 2048 bits.
+	ssh-keygen -l -f "$pem" | grep -q '^2048 ' || fail "not 2048 bits: $(ssh-keygen -l -f "$pem")"
+}
+
+test_create_key_pair_ed25519() {
+	local pem=$W/cli-ed.pem derived got fp
+	awsx ec2 create-key-pair --key-name cli-ed --key-type ed25519 --query KeyMaterial --output text >"$pem" || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	chmod 600 "$pem"
+	derived=$(ssh-keygen -y -f "$pem" | awk '{print $1, $2}') || fail "ssh-keygen -y cannot read: $(head -1 "$pem")" || return 1
+	[[ $derived == ssh-ed25519\ * ]] || fail "not an ed25519 key: $derived" || return 1
+	got=$(pubkey_of cli-ed)
+	[[ $derived == "$got" ]] || fail "public key mismatch: derived '$derived' described '$got'" || return 1
+	# AWS: ed25519 fingerprint = base64 SHA-256 (as OpenSSH prints it; AWS keeps the '=' padding).
+	fp=$(awsx ec2 describe-key-pairs --key-names cli-ed --query 'KeyPairs[0].[KeyFingerprint,KeyType]' --output text)
+	[[ ${fp%%$'\t'*} == "$(sha256_fp "$pem")"* && $fp == *$'\t'ed25519 ]] || fail "want fingerprint $(sha256_fp "$pem")(=) ed25519, got '$fp'"
+}
+
+test_create_key_pair_ppk() {
+	local ppk=$W/cli-ppk.ppk derived got
+	awsx ec2 create-key-pair --key-name cli-ppk --key-format ppk --query KeyMaterial --output text >"$ppk" || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	head -1 "$ppk" | grep -q '^PuTTY-User-Key-File-[23]: ssh-rsa' || fail "not a PuTTY key: $(head -1 "$ppk")" || return 1
+	if command -v puttygen >/dev/null; then
+		derived=$(puttygen "$ppk" -O public-openssh -o /dev/stdout 2>&1 | awk '{print $1, $2}') || fail "puttygen cannot read it: $derived" || return 1
+		got=$(pubkey_of cli-ppk)
+		[[ $derived == "$got" ]] || fail "public key mismatch: puttygen '${derived:0:40}...' described '${got:0:40}...'" || return 1
+	fi
+	local ed=$W/cli-ppk-ed.ppk
+	awsx ec2 create-key-pair --key-name cli-ppk-ed --key-type ed25519 --key-format ppk --query KeyMaterial --output text >"$ed" || fail "ed25519 ppk: exit $?: $(head -c 300 "$ERR")" || return 1
+	head -1 "$ed" | grep -q '^PuTTY-User-Key-File-[23]: ssh-ed25519' || fail "ed25519 ppk header: $(head -1 "$ed")"
+}
+
+test_create_key_pair_with_tags() {
+	local out
+	out=$(awsx ec2 create-key-pair --key-name cli-tagged \
+		--tag-specifications 'ResourceType=key-pair,Tags=[{Key=env,Value=test},{Key=team,Value=infra}]' \
+		--query 'Tags[?Key==`env`].Value' --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ $out == test ]] || fail "CreateKeyPair answer tags: '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --key-names cli-tagged --query 'KeyPairs[0].Tags[?Key==`team`].Value' --output text)
+	[[ $out == infra ]] || fail "described tags: '$out'"
+}
+
+test_import_key_pair_ed25519() {
+	local k=$W/imp-ed fp id
+	ssh-keygen -q -t ed25519 -N '' -C 'imported ed25519' -f "$k" || fail "ssh-keygen failed" || return 1
+	id=$(awsx ec2 import-key-pair --key-name cli-imp-ed --public-key-material "fileb://$k.pub" --query KeyPairId --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ $id == key-* ]] || fail "KeyPairId '$id'" || return 1
+	fp=$(awsx ec2 describe-key-pairs --key-pair-ids "$id" --query 'KeyPairs[0].[KeyName,KeyFingerprint,KeyType]' --output text)
+	[[ $fp == cli-imp-ed$'\t'"$(sha256_fp "$k.pub")"*$'\t'ed25519 ]] || fail "want cli-imp-ed $(sha256_fp "$k.pub")(=) ed25519, got '$fp'" || return 1
+	[[ $(pubkey_of cli-imp-ed) == "$(awk '{print $1, $2}' "$k.pub")" ]] || fail "described public key differs from the imported one"
+}
+
+test_import_key_pair_rsa4096() {
+	local k=$W/imp-rsa fp want
+	ssh-keygen -q -t rsa -b 4096 -N '' -f "$k" || fail "ssh-keygen failed" || return 1
+	fp=$(awsx ec2 import-key-pair --key-name cli-imp-rsa --public-key-material "fileb://$k.pub" --query KeyFingerprint --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	# AWS: fingerprint of an imported RSA key = MD5 of the DER public key.
+	want=$(ssh-keygen -e -m PKCS8 -f "$k.pub" | openssl pkey -pubin -outform DER | openssl md5 -c | strip_fp)
+	[[ $fp == "$want" ]] || fail "ImportKeyPair fingerprint: want $want, got $fp" || return 1
+	fp=$(awsx ec2 describe-key-pairs --key-names cli-imp-rsa --query 'KeyPairs[0].[KeyFingerprint,KeyType]' --output text)
+	[[ $fp == "$want"$'\t'rsa ]] || fail "described: '$fp'"
+}
+
+test_describe_key_pairs_names_and_ids() {
+	local out id
+	out=$(awsx ec2 describe-key-pairs --key-names cli-rsa cli-ed --query 'sort(KeyPairs[].KeyName)' --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ $out == "cli-ed"$'\t'"cli-rsa" ]] || fail "--key-names cli-rsa cli-ed: '$out'" || return 1
+	id=$(awsx ec2 describe-key-pairs --key-names cli-rsa --query 'KeyPairs[0].KeyPairId' --output text)
+	out=$(awsx ec2 describe-key-pairs --key-pair-ids "$id" --query 'KeyPairs[].KeyName' --output text)
+	[[ $out == cli-rsa ]] || fail "--key-pair-ids $id: '$out'" || return 1
+	# Without --include-public-key no PublicKey is returned.
+	out=$(awsx ec2 describe-key-pairs --key-names cli-rsa --query 'KeyPairs[0].PublicKey' --output text)
+	[[ $out == None ]] || fail "PublicKey returned without --include-public-key: '${out:0:30}'"
+}
+
+test_describe_key_pairs_filters() {
+	local out id fp
+	read -r id fp < <(awsx ec2 describe-key-pairs --key-names cli-rsa --query 'KeyPairs[0].[KeyPairId,KeyFingerprint]' --output text)
+	out=$(awsx ec2 describe-key-pairs --filters Name=key-name,Values=cli-rsa --query 'KeyPairs[].KeyName' --output text) || fail "key-name: exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ $out == cli-rsa ]] || fail "key-name=cli-rsa: '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --filters 'Name=key-name,Values=cli-imp-*' --query 'sort(KeyPairs[].KeyName)' --output text)
+	[[ $out == "cli-imp-ed"$'\t'"cli-imp-rsa" ]] || fail "key-name=cli-imp-* (wildcard): '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --filters "Name=key-pair-id,Values=$id" --query 'KeyPairs[].KeyName' --output text)
+	[[ $out == cli-rsa ]] || fail "key-pair-id=$id: '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --filters "Name=fingerprint,Values=$fp" --query 'KeyPairs[].KeyName' --output text)
+	[[ $out == cli-rsa ]] || fail "fingerprint=$fp: '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --filters Name=tag:env,Values=test --query 'KeyPairs[].KeyName' --output text)
+	[[ $out == cli-tagged ]] || fail "tag:env=test: '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --filters Name=tag-key,Values=team --query 'KeyPairs[].KeyName' --output text)
+	[[ $out == cli-tagged ]] || fail "tag-key=team: '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --filters Name=key-name,Values=no-such-key --query 'length(KeyPairs)' --output text)
+	[[ $out == 0 ]] || fail "filter matching nothing must give an empty list, got '$out'" || return 1
+	# Two values of one filter are ORed; two filters are ANDed.
+	out=$(awsx ec2 describe-key-pairs --filters Name=key-name,Values=cli-rsa,cli-ed --query 'length(KeyPairs)' --output text)
+	[[ $out == 2 ]] || fail "key-name=cli-rsa,cli-ed (OR): want 2, got '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --filters Name=key-name,Values=cli-rsa Name=tag:env,Values=test --query 'length(KeyPairs)' --output text)
+	[[ $out == 0 ]] || fail "key-name=cli-rsa AND tag:env=test: want 0, got '$out'"
+}
+
+test_tags() {
+	local id out
+	id=$(awsx ec2 describe-key-pairs --key-names cli-ed --query 'KeyPairs[0].KeyPairId' --output text)
+	awsx ec2 create-tags --resources "$id" --tags Key=Name,Value=web Key=stage,Value=prod >/dev/null || fail "create-tags: exit $?: $(head -c 300 "$ERR")" || return 1
+	out=$(awsx ec2 describe-tags --filters "Name=resource-id,Values=$id" --query 'sort_by(Tags,&Key)[].[Key,Value,ResourceType]' --output text) || fail "describe-tags: exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ $out == "Name"$'\t'"web"$'\t'"key-pair"$'\n'"stage"$'\t'"prod"$'\t'"key-pair" ]] || fail "describe-tags: '$out'" || return 1
+	out=$(awsx ec2 describe-tags --filters Name=key,Values=stage Name=resource-type,Values=key-pair --query 'Tags[].ResourceId' --output text)
+	[[ $out == "$id" ]] || fail "describe-tags key=stage: '$out'" || return 1
+	# Overwrite a value.
+	awsx ec2 create-tags --resources "$id" --tags Key=stage,Value=dev >/dev/null || fail "create-tags overwrite: exit $?" || return 1
+	out=$(awsx ec2 describe-tags --filters "Name=resource-id,Values=$id" Name=key,Values=stage --query 'Tags[].Value' --output text)
+	[[ $out == dev ]] || fail "after overwrite: '$out'" || return 1
+	# delete-tags with a value deletes only when the value matches.
+	awsx ec2 delete-tags --resources "$id" --tags Key=stage,Value=other >/dev/null || fail "delete-tags (value mismatch): exit $?" || return 1
+	out=$(awsx ec2 describe-tags --filters "Name=resource-id,Values=$id" --query 'length(Tags)' --output text)
+	[[ $out == 2 ]] || fail "delete-tags with a different value removed a tag (left $out)" || return 1
+	awsx ec2 delete-tags --resources "$id" --tags Key=stage >/dev/null || fail "delete-tags: exit $?" || return 1
+	out=$(awsx ec2 describe-tags --filters "Name=resource-id,Values=$id" --query 'Tags[].Key' --output text)
+	[[ $out == Name ]] || fail "after delete-tags stage: '$out'" || return 1
+	out=$(awsx ec2 describe-key-pairs --key-pair-ids "$id" --query 'KeyPairs[0].Tags[].Key' --output text)
+	[[ $out == Name ]] || fail "describe-key-pairs tags after delete: '$out'"
+}
+
+test_tags_unknown_resource() {
+	awsx ec2 create-tags --resources key-0123456789abcdef0 --tags Key=a,Value=b >/dev/null
+	expect_error $? "InvalidKeyPair.NotFound|InvalidKeyPairId.NotFound"
+}
+
+# ---------------------------------------------------------------- errors
+
+test_error_not_found() {
+	awsx ec2 describe-key-pairs --key-names no-such-key >/dev/null
+	expect_error $? InvalidKeyPair.NotFound || return 1
+	awsx ec2 describe-key-pairs --key-pair-ids key-0123456789abcdef0 >/dev/null
+	expect_error $? InvalidKeyPair.NotFound
+}
+
+test_error_duplicate() {
+	awsx ec2 create-key-pair --key-name cli-rsa >/dev/null
+	expect_error $? InvalidKeyPair.Duplicate || return 1
+	awsx ec2 import-key-pair --key-name cli-rsa --public-key-material "fileb://$W/imp-ed.pub" >/dev/null
+	expect_error $? InvalidKeyPair.Duplicate
+}
+
+test_error_bad_public_key() {
+	printf 'ssh-rsa not-base64!! x\n' >"$W/bad.pub"
+	awsx ec2 import-key-pair --key-name cli-bad --public-key-material "fileb://$W/bad.pub" >/dev/null
+	expect_error $? InvalidKey.Format || return 1
+	awsx ec2 describe-key-pairs --key-names cli-bad >/dev/null
+	expect_error $? InvalidKeyPair.NotFound
+}
+
+test_error_unsupported_operation() {
+	awsx ec2 describe-instances >/dev/null
+	expect_error $? UnsupportedOperation || return 1
+	grep -q DescribeInstances "$ERR" || fail "the message does not name DescribeInstances: $(cat "$ERR")"
+}
+
+test_error_bad_signature() {
+	local akid
+	akid=$(awk -F' *= *' '$1 == "aws_access_key_id" {print $2; exit}' "$AWS_SHARED_CREDENTIALS_FILE")
+	AWS_ACCESS_KEY_ID=$akid AWS_SECRET_ACCESS_KEY=wrongwrongwrongwrongwrongwrongwrongwrong \
+		awsx ec2 describe-regions >/dev/null
+	local rc=$?
+	grep -Eq '\((AuthFailure|SignatureDoesNotMatch)\)' "$ERR" || fail "wrong secret: exit $rc, stderr: $(head -c 300 "$ERR")" || return 1
+	[[ $rc == 254 || $rc == 255 ]] || fail "wrong secret: exit $rc" || return 1
+	AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY \
+		awsx ec2 describe-regions >/dev/null
+	rc=$?
+	grep -Eq '\((AuthFailure|InvalidClientTokenId|UnrecognizedClientException)\)' "$ERR" || fail "unknown access key: exit $rc, stderr: $(head -c 300 "$ERR")"
+}
+
+test_dry_run() {
+	awsx ec2 create-key-pair --key-name cli-dry --dry-run >/dev/null
+	expect_error $? DryRunOperation || return 1
+	awsx ec2 describe-key-pairs --key-names cli-dry >/dev/null
+	expect_error $? InvalidKeyPair.NotFound || fail "dry-run created the key pair: $WHY" || return 1
+	awsx ec2 delete-key-pair --key-name cli-rsa --dry-run >/dev/null
+	expect_error $? DryRunOperation || return 1
+	awsx ec2 describe-key-pairs --key-names cli-rsa >/dev/null || fail "dry-run delete removed cli-rsa" || return 1
+	awsx ec2 describe-regions --dry-run >/dev/null
+	expect_error $? DryRunOperation
+}
+
+test_delete_key_pair() {
+	local out
+	awsx ec2 create-key-pair --key-name cli-doomed >/dev/null || fail "create: exit $?" || return 1
+	out=$(awsx ec2 delete-key-pair --key-name cli-doomed --query Return --output text) || fail "delete: exit $?: $(head -c 300 "$ERR")" || return 1
+	# The CLI's bundled model may predate DeleteKeyPair's Return element (then: None).
+	[[ $out == True || $out == None ]] || fail "delete-key-pair Return: '$out'" || return 1
+	awsx ec2 describe-key-pairs --key-names cli-doomed >/dev/null
+	expect_error $? InvalidKeyPair.NotFound || return 1
+	# The name can be used again.
+	awsx ec2 create-key-pair --key-name cli-doomed >/dev/null || fail "re-create after delete: exit $?: $(head -c 300 "$ERR")" || return 1
+	local id
+	id=$(awsx ec2 describe-key-pairs --key-names cli-doomed --query 'KeyPairs[0].KeyPairId' --output text)
+	awsx ec2 delete-key-pair --key-pair-id "$id" >/dev/null || fail "delete by id: exit $?" || return 1
+	awsx ec2 describe-key-pairs --key-pair-ids "$id" >/dev/null
+	expect_error $? InvalidKeyPair.NotFound
+}
+
+test_delete_missing_key_pair_succeeds() {
+	awsx ec2 delete-key-pair --key-name never-existed >/dev/null || fail "exit $?: $(head -c 300 "$ERR")"
+}
+
+# ---------------------------------------------------------------- accounts
+
+test_tenant_isolation() {
+	local out akid
+	"$STRATO_BIN" account create --name tenant2 --data-dir "$STRATO_DATA_DIR" >"$W/account.out" 2>&1 || fail "strato account create: $(tail -3 "$W/account.out")" || return 1
+	grep -q '^\[tenant2\]' "$AWS_SHARED_CREDENTIALS_FILE" || fail "no [tenant2] profile in the credentials file" || return 1
+	out=$(awsx --profile tenant2 ec2 describe-key-pairs --query 'length(KeyPairs)' --output text) || fail "tenant2 describe: exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ $out == 0 ]] || fail "tenant2 sees $out key pairs of another account" || return 1
+	awsx --profile tenant2 ec2 describe-key-pairs --key-names cli-rsa >/dev/null
+	expect_error $? InvalidKeyPair.NotFound || return 1
+	out=$(awsx --profile tenant2 ec2 describe-tags --query 'length(Tags)' --output text)
+	[[ $out == 0 ]] || fail "tenant2 sees $out tags of another account" || return 1
+	awsx --profile tenant2 ec2 create-key-pair --key-name cli-rsa >/dev/null || fail "tenant2 cannot create its own cli-rsa: $(head -c 300 "$ERR")" || return 1
+	local id1 id2
+	id1=$(awsx ec2 describe-key-pairs --key-names cli-rsa --query 'KeyPairs[0].KeyPairId' --output text)
+	id2=$(awsx --profile tenant2 ec2 describe-key-pairs --key-names cli-rsa --query 'KeyPairs[0].KeyPairId' --output text)
+	[[ $id1 != "$id2" && $id2 == key-* ]] || fail "key pair IDs: default $id1, tenant2 $id2" || return 1
+	# tenant2 cannot delete or tag the default account's key.
+	awsx --profile tenant2 ec2 create-tags --resources "$id1" --tags Key=x,Value=y >/dev/null
+	expect_error $? "InvalidKeyPair.NotFound|InvalidKeyPairId.NotFound" || return 1
+	awsx --profile tenant2 ec2 delete-key-pair --key-pair-id "$id1" >/dev/null
+	awsx ec2 describe-key-pairs --key-pair-ids "$id1" >/dev/null || fail "tenant2 deleted the default account's key $id1" || return 1
+	local a1 a2
+	a1=$(awsx sts get-caller-identity --query Account --output text)
+	a2=$(awsx --profile tenant2 sts get-caller-identity --query Account --output text)
+	[[ $a1 != "$a2" && $a2 == "$(account_of_profile tenant2)" ]] || fail "accounts: default $a1, tenant2 $a2 (credentials file says $(account_of_profile tenant2))"
+}
+
+test_sts_get_caller_identity() {
+	local out want
+	want=$(account_of_profile default)
+	out=$(awsx sts get-caller-identity --query '[Account,Arn]' --output text) || fail "exit $?: $(head -c 300 "$ERR")" || return 1
+	[[ -n $want ]] || fail "no account ID comment for [default] in the credentials file" || return 1
+	[[ $out == "$want"$'\t'"arn:aws:iam::$want:"* ]] || fail "want account $want, got '$out'"
+}
+
+# ---------------------------------------------------------------- instance types (tolerant)
+
+# tolerant_unsupported: an UnsupportedOperation answer counts as a pass with a note.
+tolerant_unsupported() {
+	if grep -q '(UnsupportedOperation)' "$ERR"; then
+		echo "# $1: UnsupportedOperation (not implemented yet; tolerated)"
+		return 0
+	fi
+	return 1
+}
+
+test_describe_instance_types() {
+	local out rc
+	out=$(awsx ec2 describe-instance-types --instance-types t3.micro \
+		--query 'InstanceTypes[].[InstanceType,VCpuInfo.DefaultVCpus,MemoryInfo.SizeInMiB]' --output text)
+	rc=$?
+	if ((rc != 0)); then tolerant_unsupported describe-instance-types && return 0; fail "exit $rc: $(head -c 300 "$ERR")"; return 1; fi
+	[[ $out == "t3.micro"$'\t'"2"$'\t'"1024" ]] || fail "t3.micro: '$out'" || return 1
+	awsx ec2 describe-instance-types --instance-types t3.nosuch >/dev/null
+	expect_error $? InvalidInstanceType
+}
+
+test_describe_instance_type_offerings() {
+	local out rc
+	out=$(awsx --region us-east-1 ec2 describe-instance-type-offerings --location-type availability-zone \
+		--filters Name=instance-type,Values=t3.micro --query 'InstanceTypeOfferings[].Location' --output text)
+	rc=$?
+	if ((rc != 0)); then tolerant_unsupported describe-instance-type-offerings && return 0; fail "exit $rc: $(head -c 300 "$ERR")"; return 1; fi
+	[[ -n $out ]] || fail "no offerings of t3.micro" || return 1
+	for z in $out; do [[ $z == us-east-1? ]] || fail "location $z" || return 1; done
+}
+
+# ---------------------------------------------------------------- main
+
+CHECKS=(
+	test_describe_regions
+	test_describe_regions_filter
+	test_describe_availability_zones
+	test_describe_account_attributes
+	test_create_key_pair_rsa
+	test_create_key_pair_ed25519
+	test_create_key_pair_ppk
+	test_create_key_pair_with_tags
+	test_import_key_pair_ed25519
+	test_import_key_pair_rsa4096
+	test_describe_key_pairs_names_and_ids
+	test_describe_key_pairs_filters
+	test_tags
+	test_tags_unknown_resource
+	test_error_not_found
+	test_error_duplicate
+	test_error_bad_public_key
+	test_error_unsupported_operation
+	test_error_bad_signature
+	test_dry_run
+	test_delete_key_pair
+	test_delete_missing_key_pair_succeeds
+	test_tenant_isolation
+	test_sts_get_caller_identity
+	test_describe_instance_types
+	test_describe_instance_type_offerings
+)
+for c in "${CHECKS[@]}"; do check "$c"; done
+echo "awscli: $PASSED passed, $FAILED failed"
+((FAILED == 0))

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Script tests: starts a fresh strato on a free loopback port (real SigV4, no
+# --dev), runs the aws CLI test and the boto3 test against it, stops it.
+#
+#   tests/scripts/run.sh            # builds ./cmd/strato
+#   STRATO_BIN=/path/strato tests/scripts/run.sh
+#
+# Needs Debian's /usr/bin/aws (awscli) and /usr/bin/python3 with python3-boto3,
+# plus ssh-keygen, openssl (and puttygen, optional).
+#
+# Prints one line per test script, then `script tests: N passed, M failed`,
+# where N and M count the individual checks of all scripts (a script that
+# dies without its own summary line counts as one failed check).
+# Exits non-zero when any check failed.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/strato-script-tests.XXXXXX")
+STRATO_PID=""
+
+cleanup() {
+	if [[ -n $STRATO_PID ]] && kill -0 "$STRATO_PID" 2>/dev/null; then
+		kill -TERM "$STRATO_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$STRATO_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$STRATO_PID" 2>/dev/null && kill -KILL "$STRATO_PID" 2>/dev/null
+		wait "$STRATO_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "run.sh: $*" >&2; echo "script tests: 0 passed, 1 failed"; exit 1; }
+
+for tool in /usr/bin/aws /usr/bin/python3 ssh-keygen openssl; do
+	command -v "$tool" >/dev/null || die "$tool is missing (apt-get install awscli python3-boto3 openssh-client openssl)"
+done
+/usr/bin/python3 -c 'import boto3' 2>/dev/null || die "/usr/bin/python3 has no boto3 (apt-get install python3-boto3)"
+
+if [[ -n ${STRATO_BIN:-} ]]; then
+	[[ -x $STRATO_BIN ]] || die "STRATO_BIN=$STRATO_BIN is not executable"
+else
+	STRATO_BIN=$TMP/strato
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$STRATO_BIN" ./cmd/strato) || die "go build failed"
+fi
+
+# A free loopback port: ask the kernel for one (bind to port 0), then release it.
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+DATA=$TMP/data
+PORT=$(free_port)
+ENDPOINT=http://127.0.0.1:$PORT
+"$STRATO_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver mock --log-level warn \
+	>"$TMP/strato.out" 2>"$TMP/strato.log" &
+STRATO_PID=$!
+
+# Ready when the credentials file exists and the port answers HTTP.
+ready=""
+for _ in $(seq 100); do
+	kill -0 "$STRATO_PID" 2>/dev/null || break
+	if [[ -s $DATA/credentials ]] &&
+		/usr/bin/python3 -c 'import sys,urllib.request,urllib.error
+try: urllib.request.urlopen(sys.argv[1], timeout=1)
+except urllib.error.HTTPError: pass
+' "$ENDPOINT/" 2>/dev/null; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+[[ -n $ready ]] || { cat "$TMP/strato.log" >&2; die "strato did not start on $ENDPOINT"; }
+
+cat >"$TMP/aws-config" <<EOF
+[default]
+region = us-east-1
+output = json
+EOF
+export STRATO_BIN STRATO_ENDPOINT=$ENDPOINT STRATO_DATA_DIR=$DATA STRATO_WORK_DIR=$TMP/work
+export AWS_SHARED_CREDENTIALS_FILE=$DATA/credentials AWS_CONFIG_FILE=$TMP/aws-config
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_PAGER=""
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+mkdir -p "$STRATO_WORK_DIR"
+
+PASSED=0
+FAILED=0
+SUMMARY=()
+# run_test NAME CMD...: runs one test script, shows its output, adds its counts.
+run_test() {
+	local name=$1; shift
+	local log=$TMP/$name.log rc counts p f
+	echo "# $name"
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	counts=$(grep -Eo '[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	if [[ -n $counts ]]; then
+		read -r p _ f _ <<<"$counts"
+	else
+		p=0 f=1
+	fi
+	((rc != 0 && f == 0)) && f=1
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	if ((rc == 0)); then
+		SUMMARY+=("ok - $name ($p passed, $f failed)")
+	else
+		SUMMARY+=("not ok - $name ($p passed, $f failed, exit $rc)")
+	fi
+}
+
+run_test awscli_test.sh bash "$HERE/awscli_test.sh"
+run_test boto3_test.py /usr/bin/python3 "$HERE/boto3_test.py"
+
+if ! kill -0 "$STRATO_PID" 2>/dev/null; then
+	SUMMARY+=("not ok - strato exited during the tests")
+	FAILED=$((FAILED + 1))
+fi
+if [[ -s $TMP/strato.log ]]; then
+	echo "# strato log (warnings and errors):"
+	sed 's/^/#   /' "$TMP/strato.log" | tail -40
+fi
+echo
+printf '%s\n' "${SUMMARY[@]}"
+echo "script tests: $PASSED passed, $FAILED failed"
+((FAILED == 0))
