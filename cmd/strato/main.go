@@ -166,7 +166,7 @@ func env(args []string) error {
 	fmt.Printf("export AWS_DEFAULT_REGION=%s\n", *region)
 	fmt.Printf("export AWS_REGION=%s\n", *region)
 	fmt.Printf("export AWS_ENDPOINT_URL=%s\n", endpoint)
-	fmt.Printf("# aws CLI versions that ignore AWS_ENDPOINT_URL (such as Debian's awscli 1.x) need the flag:\n")
+	fmt.Printf("# aws CLI versions before 2.13 (such as Debian 12's 2.9) ignore AWS_ENDPOINT_URL and need the flag:\n")
 	fmt.Printf("#   aws --endpoint-url %s ec2 describe-regions\n", endpoint)
 	return nil
 }

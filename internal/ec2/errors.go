@@ -13,7 +13,30 @@ type ec2Filter = ec2api.Filter
 // notFoundCodes gives, per resource type, the code and message AWS answers when a
 // named resource does not exist. Each resource issue adds its kinds.
 var notFoundCodes = map[string]struct{ code, byID, byName string }{
-	cloud.KindKeyPair: {"InvalidKeyPair.NotFound", "The key pair ID '%s' does not exist", "The key pair '%s' does not exist"},
+	cloud.KindKeyPair:              {"InvalidKeyPair.NotFound", "The key pair ID '%s' does not exist", "The key pair '%s' does not exist"},
+	"instance":                     {"InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", ""},
+	"volume":                       {"InvalidVolume.NotFound", "The volume '%s' does not exist.", ""},
+	"snapshot":                     {"InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", ""},
+	"image":                        {"InvalidAMIID.NotFound", "The image id '[%s]' does not exist", ""},
+	"vpc":                          {"InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", ""},
+	"subnet":                       {"InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", ""},
+	"security-group":               {"InvalidGroup.NotFound", "The security group '%s' does not exist", ""},
+	"internet-gateway":             {"InvalidInternetGatewayID.NotFound", "The internetGateway ID '%s' does not exist", ""},
+	"egress-only-internet-gateway": {"InvalidEgressOnlyInternetGatewayId.NotFound", "The egress-only internet gateway ID '%s' does not exist", ""},
+	"route-table":                  {"InvalidRouteTableID.NotFound", "The routeTable ID '%s' does not exist", ""},
+	"network-acl":                  {"InvalidNetworkAclID.NotFound", "The networkAcl ID '%s' does not exist", ""},
+	"network-interface":            {"InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", ""},
+	"elastic-ip":                   {"InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", ""},
+	"natgateway":                   {"NatGatewayNotFound", "The Nat Gateway %s was not found", ""},
+	"vpc-peering-connection":       {"InvalidVpcPeeringConnectionID.NotFound", "The vpcPeeringConnection ID '%s' does not exist", ""},
+	"dhcp-options":                 {"InvalidDhcpOptionID.NotFound", "The dhcpOption ID '%s' does not exist", ""},
+	"vpc-endpoint":                 {"InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '%s' does not exist", ""},
+	"launch-template":              {"InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", ""},
+	"customer-gateway":             {"InvalidCustomerGatewayID.NotFound", "The customerGateway ID '%s' does not exist", ""},
+	"vpn-gateway":                  {"InvalidVpnGatewayID.NotFound", "The vpnGateway ID '%s' does not exist", ""},
+	"vpn-connection":               {"InvalidVpnConnectionID.NotFound", "The vpnConnection ID '%s' does not exist", ""},
+	"spot-instances-request":       {"InvalidSpotInstanceRequestID.NotFound", "The spot instance request ID '%s' does not exist", ""},
+	"transit-gateway":              {"InvalidTransitGatewayID.NotFound", "The transitGateway ID '%s' does not exist", ""},
 }
 
 // duplicateCodes gives the code and message for a unique name that is taken.

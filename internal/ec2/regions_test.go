@@ -55,3 +55,24 @@ func TestRegionsZonesAttributes(t *testing.T) {
 		})
 	}
 }
+
+func TestTagsOnIDsOfEveryKind(t *testing.T) {
+	d := newService(t)
+	cases := map[string]string{
+		"i-0123456789abcdef0":        "InvalidInstanceID.NotFound",
+		"vol-0123456789abcdef0":      "InvalidVolume.NotFound",
+		"ami-12345678":               "InvalidAMIID.NotFound",
+		"sg-0123456789abcdef0":       "InvalidGroup.NotFound",
+		"key-0123456789abcdef0":      "InvalidKeyPair.NotFound",
+		"i-0123456789ABCDEF0":        "InvalidID",
+		"bogus-0123456789abcdef0":    "InvalidID",
+		"i-0123":                     "InvalidID",
+		"eipalloc-0123456789abcdef0": "InvalidAllocationID.NotFound",
+	}
+	for id, code := range cases {
+		_, err := callEC2(t, d, "CreateTags", "ResourceId.1", id, "Tag.1.Key", "k", "Tag.1.Value", "v")
+		if e, _ := awsapi.AsError(err); err == nil || e.Code != code {
+			t.Errorf("%s: want %s, got %v", id, code, err)
+		}
+	}
+}
