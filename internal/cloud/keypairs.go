@@ -140,11 +140,7 @@ func (c *Cloud) DescribeKeyPairs(ctx context.Context, s Scope, q KeyPairQuery) (
 		if err != nil {
 			return err
 		}
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		tags, err := tagsByResource(tx, s, ids)
+		tags, err := tagsOf(tx, s, KindKeyPair, rows, len(q.Names) == 0 && len(q.IDs) == 0)
 		if err != nil {
 			return err
 		}

@@ -282,13 +282,24 @@ func PageOf[T any](c *Cloud, s Scope, op string, filters []filter.Filter, p Page
 	return paging.Page(c.paging, req, items, key)
 }
 
-// tagsByResource loads the tags of a kind's resources, keyed by resource ID.
-func tagsByResource(tx store.Tx, s Scope, ids []string) (map[string]map[string]string, error) {
+// tagsOf loads the tags of the given resources of a kind, keyed by resource ID; all
+// says the rows are every resource of the kind, which one query by kind serves best.
+func tagsOf(tx store.Tx, s Scope, kind string, rows []store.Resource, all bool) (map[string]map[string]string, error) {
 	out := map[string]map[string]string{}
-	if len(ids) == 0 {
+	if len(rows) == 0 {
 		return out, nil
 	}
-	tags, err := tx.ListTags(s, ids...)
+	var tags []store.Tag
+	var err error
+	if all {
+		tags, err = tx.ListTagsByKind(s, kind)
+	} else {
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		tags, err = tx.ListTags(s, ids...)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -99,27 +99,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	var auth awsapi.Authenticator = awsapi.SigV4Auth{Lookup: func(akid string) (string, string, bool) {
-		return c.LookupAccessKey(context.Background(), akid)
-	}}
 	if cfg.Dev {
 		if err := c.EnsureAccount(ctx, cfg.AccountID, "development"); err != nil {
 			return err
 		}
-		auth = awsapi.DevAuth{AccountID: cfg.AccountID}
 		log.Warn("DEVELOPMENT MODE: any well-formed SigV4 signature is accepted and every request acts for account " + cfg.AccountID + "; throttling is off")
 	}
-	api := &awsapi.Server{
-		Auth:           auth,
-		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}},
-		KnownRegion:    catalog.KnownRegion,
-		Clock:          systemClock{},
-		Log:            log,
-		DefaultService: "ec2",
-	}
-	if cfg.Throttle && !cfg.Dev {
-		api.Throttle = throttle.New(scaledThrottle(cfg.ThrottleScale), nil)
-	}
+	api := NewHandler(c, cfg)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -153,6 +139,28 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// NewHandler assembles the API front door over a control plane.
+func NewHandler(c *cloud.Cloud, cfg Config) *awsapi.Server {
+	var auth awsapi.Authenticator = awsapi.SigV4Auth{Lookup: func(akid string) (string, string, bool) {
+		return c.LookupAccessKey(context.Background(), akid)
+	}}
+	if cfg.Dev {
+		auth = awsapi.DevAuth{AccountID: cfg.AccountID}
+	}
+	api := &awsapi.Server{
+		Auth:           auth,
+		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}},
+		KnownRegion:    catalog.KnownRegion,
+		Clock:          systemClock{},
+		Log:            cfg.Log,
+		DefaultService: "ec2",
+	}
+	if cfg.Throttle && !cfg.Dev {
+		api.Throttle = throttle.New(scaledThrottle(cfg.ThrottleScale), nil)
+	}
+	return api
 }
 
 func scaledThrottle(scale float64) throttle.Config {

@@ -103,6 +103,8 @@ type Tx interface {
 	// ListTags returns tags in scope, ordered by resource ID then key; with resourceIDs
 	// set only those resources' tags.
 	ListTags(s Scope, resourceIDs ...string) ([]Tag, error)
+	// ListTagsByKind returns the tags of every resource of one kind, ordered the same way.
+	ListTagsByKind(s Scope, kind string) ([]Tag, error)
 	PutTag(s Scope, t Tag) error
 	DeleteTag(s Scope, resourceID, key string) error
 

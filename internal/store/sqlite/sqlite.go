@@ -20,8 +20,39 @@ import (
 
 // DB is a store.Store backed by one SQLite file.
 type DB struct {
-	write *sql.DB
-	read  *sql.DB
+	write pool
+	read  pool
+}
+
+// pool is a connection pool with its prepared statements: preparing a statement costs
+// more than running a point query, so every query strato runs often is prepared once,
+// when the store opens (database/sql then keeps it prepared on each connection it runs
+// on). They cannot be prepared lazily: the write pool's one connection is held by the
+// transaction that would need it.
+type pool struct {
+	db    *sql.DB
+	stmts map[string]*sql.Stmt // query text -> statement; read-only after open
+}
+
+func newPool(ctx context.Context, db *sql.DB) (pool, error) {
+	p := pool{db: db, stmts: map[string]*sql.Stmt{}}
+	for _, q := range preparedQueries() {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			p.close()
+			return pool{}, fmt.Errorf("preparing %q: %w", q, err)
+		}
+		p.stmts[q] = st
+	}
+	return p, nil
+}
+
+func (p pool) close() error {
+	var errs []error
+	for _, st := range p.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, p.db.Close())...)
 }
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
@@ -52,12 +83,22 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	n := runtime.GOMAXPROCS(0) * 2
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &DB{write: write, read: read}, nil
+	wp, err := newPool(ctx, write)
+	if err != nil {
+		read.Close()
+		return nil, err
+	}
+	rp, err := newPool(ctx, read)
+	if err != nil {
+		wp.close()
+		return nil, err
+	}
+	return &DB{write: wp, read: rp}, nil
 }
 
 // Close closes both connection pools.
 func (d *DB) Close() error {
-	return errors.Join(d.read.Close(), d.write.Close())
+	return errors.Join(d.read.close(), d.write.close())
 }
 
 // View runs fn in a read-only transaction.
@@ -70,12 +111,12 @@ func (d *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return runTx(ctx, d.write, nil, fn)
 }
 
-func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
-	sqlTx, err := db.BeginTx(ctx, opts)
+func runTx(ctx context.Context, p pool, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	sqlTx, err := p.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
+	if err := fn(&tx{ctx: ctx, tx: sqlTx, pool: p}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -170,16 +211,40 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 type tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx  context.Context
+	tx   *sql.Tx
+	pool pool
 }
 
+// Queries run through these three: prepared ones use the pool's statement, others
+// (long IN lists) are prepared for the one call.
+
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(t.ctx, query, args...)
+	var res sql.Result
+	var err error
+	if st, ok := t.pool.stmts[query]; ok {
+		res, err = t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(t.ctx, query, args...)
+	}
 	if err != nil && isUniqueViolation(err) {
 		return nil, store.ErrConflict
 	}
 	return res, err
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if st, ok := t.pool.stmts[query]; ok {
+		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, query, args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if st, ok := t.pool.stmts[query]; ok {
+		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, query, args...)
 }
 
 func isUniqueViolation(err error) bool {
@@ -199,20 +264,20 @@ func unix(t time.Time) int64 { return t.UnixNano() }
 func fromUnix(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 func (t *tx) CreateAccount(a store.Account) error {
-	_, err := t.exec(`INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)`, a.ID, a.Name, unix(a.CreatedAt))
+	_, err := t.exec(qInsertAccount, a.ID, a.Name, unix(a.CreatedAt))
 	return err
 }
 
 func (t *tx) GetAccount(id string) (store.Account, error) {
 	var a store.Account
 	var created int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT id, name, created_at FROM accounts WHERE id = ?`, id).Scan(&a.ID, &a.Name, &created)
+	err := t.queryRow(qGetAccount, id).Scan(&a.ID, &a.Name, &created)
 	a.CreatedAt = fromUnix(created)
 	return a, notFound(err, "account "+id)
 }
 
 func (t *tx) ListAccounts() ([]store.Account, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT id, name, created_at FROM accounts ORDER BY created_at, id`)
+	rows, err := t.query(qListAccounts)
 	if err != nil {
 		return nil, err
 	}
@@ -231,14 +296,14 @@ func (t *tx) ListAccounts() ([]store.Account, error) {
 }
 
 func (t *tx) CreateAccessKey(k store.AccessKey) error {
-	_, err := t.exec(`INSERT INTO access_keys (id, secret, account_id, created_at) VALUES (?, ?, ?, ?)`, k.ID, k.Secret, k.AccountID, unix(k.CreatedAt))
+	_, err := t.exec(qInsertAccessKey, k.ID, k.Secret, k.AccountID, unix(k.CreatedAt))
 	return err
 }
 
 func (t *tx) GetAccessKey(id string) (store.AccessKey, error) {
 	var k store.AccessKey
 	var created int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT id, secret, account_id, created_at FROM access_keys WHERE id = ?`, id).Scan(&k.ID, &k.Secret, &k.AccountID, &created)
+	err := t.queryRow(qGetAccessKey, id).Scan(&k.ID, &k.Secret, &k.AccountID, &created)
 	k.CreatedAt = fromUnix(created)
 	return k, notFound(err, "access key")
 }
@@ -251,13 +316,13 @@ func nullable(s string) any {
 }
 
 func (t *tx) InsertResource(r store.Resource) error {
-	_, err := t.exec(`INSERT INTO resources (account, region, kind, id, name, created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(qInsertResource,
 		r.Account, r.Region, r.Kind, r.ID, nullable(r.Name), unix(r.CreatedAt), r.Body)
 	return err
 }
 
 func (t *tx) UpdateResource(r store.Resource) error {
-	res, err := t.exec(`UPDATE resources SET body = ?, name = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+	res, err := t.exec(qUpdateResource,
 		r.Body, nullable(r.Name), r.Account, r.Region, r.Kind, r.ID)
 	if err != nil {
 		return err
@@ -268,8 +333,6 @@ func (t *tx) UpdateResource(r store.Resource) error {
 	return nil
 }
 
-const resourceColumns = `account, region, kind, id, COALESCE(name, ''), created_at, body`
-
 func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
 	var r store.Resource
 	var created int64
@@ -279,22 +342,22 @@ func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
 }
 
 func (t *tx) GetResource(s store.Scope, kind, id string) (store.Resource, error) {
-	r, err := scanResource(t.tx.QueryRowContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`, s.Account, s.Region, kind, id))
+	r, err := scanResource(t.queryRow(qGetResource, s.Account, s.Region, kind, id))
 	return r, notFound(err, kind+" "+id)
 }
 
 func (t *tx) GetResourceByName(s store.Scope, kind, name string) (store.Resource, error) {
-	r, err := scanResource(t.tx.QueryRowContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND kind = ? AND name = ?`, s.Account, s.Region, kind, name))
+	r, err := scanResource(t.queryRow(qGetResourceNamed, s.Account, s.Region, kind, name))
 	return r, notFound(err, kind+" named "+name)
 }
 
 func (t *tx) FindResource(s store.Scope, id string) (store.Resource, error) {
-	r, err := scanResource(t.tx.QueryRowContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND id = ?`, s.Account, s.Region, id))
+	r, err := scanResource(t.queryRow(qFindResource, s.Account, s.Region, id))
 	return r, notFound(err, id)
 }
 
 func (t *tx) ListResources(s store.Scope, kind string) ([]store.Resource, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+resourceColumns+` FROM resources WHERE account = ? AND region = ? AND kind = ? ORDER BY id`, s.Account, s.Region, kind)
+	rows, err := t.query(qListResources, s.Account, s.Region, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -311,27 +374,31 @@ func (t *tx) ListResources(s store.Scope, kind string) ([]store.Resource, error)
 }
 
 func (t *tx) DeleteResource(s store.Scope, kind, id string) error {
-	res, err := t.exec(`DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`, s.Account, s.Region, kind, id)
+	res, err := t.exec(qDeleteResource, s.Account, s.Region, kind, id)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%s %s: %w", kind, id, store.ErrNotFound)
 	}
-	_, err = t.exec(`DELETE FROM tags WHERE account = ? AND region = ? AND resource_id = ?`, s.Account, s.Region, id)
+	_, err = t.exec(qDeleteAllTags, s.Account, s.Region, id)
 	return err
 }
 
 func (t *tx) ListTags(s store.Scope, resourceIDs ...string) ([]store.Tag, error) {
-	query := `SELECT resource_id, resource_kind, key, value FROM tags WHERE account = ? AND region = ?`
-	args := []any{s.Account, s.Region}
-	if len(resourceIDs) > 0 {
-		query += ` AND resource_id IN (?` + strings.Repeat(",?", len(resourceIDs)-1) + `)`
-		for _, id := range resourceIDs {
-			args = append(args, id)
-		}
+	args := make([]any, 0, 2+len(resourceIDs))
+	args = append(args, s.Account, s.Region)
+	for _, id := range resourceIDs {
+		args = append(args, id)
 	}
-	rows, err := t.tx.QueryContext(t.ctx, query+` ORDER BY resource_id, key`, args...)
+	return scanTags(t.query(listTagsQuery(len(resourceIDs)), args...))
+}
+
+func (t *tx) ListTagsByKind(s store.Scope, kind string) ([]store.Tag, error) {
+	return scanTags(t.query(qListTagsByKind, s.Account, s.Region, kind))
+}
+
+func scanTags(rows *sql.Rows, err error) ([]store.Tag, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -348,39 +415,38 @@ func (t *tx) ListTags(s store.Scope, resourceIDs ...string) ([]store.Tag, error)
 }
 
 func (t *tx) PutTag(s store.Scope, tg store.Tag) error {
-	_, err := t.exec(`INSERT INTO tags (account, region, resource_id, resource_kind, key, value) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account, region, resource_id, key) DO UPDATE SET value = excluded.value`,
+	_, err := t.exec(qPutTag,
 		s.Account, s.Region, tg.ResourceID, tg.ResourceKind, tg.Key, tg.Value)
 	return err
 }
 
 func (t *tx) DeleteTag(s store.Scope, resourceID, key string) error {
-	_, err := t.exec(`DELETE FROM tags WHERE account = ? AND region = ? AND resource_id = ? AND key = ?`, s.Account, s.Region, resourceID, key)
+	_, err := t.exec(qDeleteTag, s.Account, s.Region, resourceID, key)
 	return err
 }
 
 func (t *tx) GetIdempotency(s store.Scope, action, token string) (store.IdempotencyRecord, error) {
 	r := store.IdempotencyRecord{Scope: s, Action: action, Token: token}
 	var created int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT params_hash, response, created_at FROM idempotency WHERE account = ? AND region = ? AND action = ? AND token = ?`,
+	err := t.queryRow(qGetIdempotency,
 		s.Account, s.Region, action, token).Scan(&r.ParamsHash, &r.Response, &created)
 	r.CreatedAt = fromUnix(created)
 	return r, notFound(err, "client token")
 }
 
 func (t *tx) PutIdempotency(r store.IdempotencyRecord) error {
-	_, err := t.exec(`INSERT INTO idempotency (account, region, action, token, params_hash, response, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(qPutIdempotency,
 		r.Account, r.Region, r.Action, r.Token, r.ParamsHash, r.Response, unix(r.CreatedAt))
 	return err
 }
 
 func (t *tx) GetSetting(key string) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := t.queryRow(qGetSetting, key).Scan(&v)
 	return v, notFound(err, "setting "+key)
 }
 
 func (t *tx) PutSetting(key string, value []byte) error {
-	_, err := t.exec(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := t.exec(qPutSetting, key, value)
 	return err
 }

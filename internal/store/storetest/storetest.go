@@ -4,6 +4,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,6 +70,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 			tags, err := tx.ListTags(scope, "key-2")
 			if err != nil || len(tags) != 1 || tags[0].Value != "dev" {
 				t.Fatalf("tags after overwrite: %+v %v", tags, err)
+			}
+			byKind, err := tx.ListTagsByKind(scope, "key-pair")
+			if err != nil || len(byKind) != 1 || byKind[0].ResourceID != "key-2" {
+				t.Fatalf("tags by kind: %+v %v", byKind, err)
+			}
+			if other, _ := tx.ListTagsByKind(scope, "instance"); len(other) != 0 {
+				t.Fatalf("tags of another kind: %+v", other)
+			}
+			many := []string{"key-2"}
+			for i := 0; i < 20; i++ {
+				many = append(many, fmt.Sprintf("key-x%d", i))
+			}
+			if long, err := tx.ListTags(scope, many...); err != nil || len(long) != 1 {
+				t.Fatalf("tags of a long ID list: %+v %v", long, err)
 			}
 			return nil
 		})
