@@ -26,6 +26,9 @@ import (
 // users' tooling already points at.
 const DefaultListen = "127.0.0.1:4566"
 
+// DefaultRegion is the region written into new credential profiles.
+const DefaultRegion = "us-east-1"
+
 // DevAccountID is the account every request acts for in development mode, unless
 // --account-id says otherwise.
 const DevAccountID = "123456789012"
@@ -201,7 +204,10 @@ func AppendProfile(path, profile string, acct cloud.Account, creds cloud.Credent
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	_, err = fmt.Fprintf(f, "[%s]\n# strato account %s (%s)\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", profile, acct.ID, acct.Name, creds.AccessKeyID, creds.SecretAccessKey)
+	// The region line lets the aws CLI and boto3 work from this file alone (botocore
+	// merges credentials-file profiles into its configuration); other SDKs ignore it.
+	_, err = fmt.Fprintf(f, "[%s]\n# strato account %s (%s)\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n\n",
+		profile, acct.ID, acct.Name, creds.AccessKeyID, creds.SecretAccessKey, DefaultRegion)
 	return errors.Join(err, f.Close())
 }
 
