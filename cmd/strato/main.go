@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -121,6 +122,12 @@ func account(args []string) error {
 	defer closeStore()
 	switch args[0] {
 	case "create":
+		path := server.CredentialsPath(*dir)
+		if *name != "" {
+			if err := checkProfileName(path, *name); err != nil {
+				return err
+			}
+		}
 		acct, creds, err := c.CreateAccount(ctx, "", *name)
 		if err != nil {
 			return err
@@ -129,7 +136,6 @@ func account(args []string) error {
 		if profile == "" {
 			profile = "account-" + acct.ID
 		}
-		path := server.CredentialsPath(*dir)
 		if err := server.AppendProfile(path, profile, acct, creds); err != nil {
 			return err
 		}
@@ -168,6 +174,20 @@ func env(args []string) error {
 	fmt.Printf("export AWS_ENDPOINT_URL=%s\n", endpoint)
 	fmt.Printf("# aws CLI versions before 2.13 (such as Debian 12's 2.9) ignore AWS_ENDPOINT_URL and need the flag:\n")
 	fmt.Printf("#   aws --endpoint-url %s ec2 describe-regions\n", endpoint)
+	return nil
+}
+
+var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// checkProfileName refuses names that would not make a usable, unique profile in the
+// credentials file.
+func checkProfileName(path, name string) error {
+	if !profileName.MatchString(name) || name == "default" {
+		return fmt.Errorf("--name %q: use up to 64 letters, digits, '.', '_' or '-' (and not \"default\"); it becomes the profile name", name)
+	}
+	if _, err := readProfile(path, name); err == nil {
+		return fmt.Errorf("--name %q: %s already has a profile of that name", name, path)
+	}
 	return nil
 }
 

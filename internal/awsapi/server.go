@@ -66,7 +66,7 @@ type Authenticator interface {
 
 // Throttle limits calls per account.
 type Throttle interface {
-	Allow(accountID, action string, unfilteredUnpaginated bool) bool
+	Allow(accountID, region, action string, unfilteredUnpaginated bool) bool
 }
 
 // Clock gives the time; tests replace it.
@@ -172,7 +172,7 @@ func (s *Server) route(r *http.Request, body []byte, p Principal, c *Call) error
 }
 
 func (s *Server) dispatch(ctx context.Context, svc Service, c *Call) ([]byte, error) {
-	if s.Throttle != nil && !s.Throttle.Allow(c.AccountID, c.Action, svc.UnfilteredUnpaginated(c)) {
+	if s.Throttle != nil && !s.Throttle.Allow(c.AccountID, c.Region, c.Action, svc.UnfilteredUnpaginated(c)) {
 		return nil, throttle.ErrRequestLimitExceeded
 	}
 	return svc.Serve(ctx, c)

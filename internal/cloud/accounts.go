@@ -47,6 +47,32 @@ func (c *Cloud) CreateAccount(ctx context.Context, id, name string) (Account, Cr
 	return Account{ID: id, Name: name}, creds, nil
 }
 
+// operatorSetting records which account is the operator's.
+const operatorSetting = "operator-account"
+
+// EnsureOperator creates the operator's account (ID id, or random when empty) unless
+// it exists. Credentials are returned only when the account was created now.
+func (c *Cloud) EnsureOperator(ctx context.Context, id string) (Account, *Credentials, error) {
+	var existing string
+	err := c.view(ctx, func(tx store.Tx) error {
+		v, err := tx.GetSetting(operatorSetting)
+		existing = string(v)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil || existing != "" {
+		return Account{ID: existing, Name: "operator"}, nil, err
+	}
+	acct, creds, err := c.CreateAccount(ctx, id, "operator")
+	if err != nil {
+		return Account{}, nil, err
+	}
+	err = c.store.Update(ctx, func(tx store.Tx) error { return tx.PutSetting(operatorSetting, []byte(acct.ID)) })
+	return acct, &creds, err
+}
+
 // EnsureAccount creates an account without access keys if it does not exist (the
 // development-mode account).
 func (c *Cloud) EnsureAccount(ctx context.Context, id, name string) error {

@@ -138,3 +138,23 @@ func TestIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureOperatorOnce(t *testing.T) {
+	c := cloudtest.New(t)
+	ctx := context.Background()
+	// Another account made first (strato account create before the first serve).
+	if _, _, err := c.CreateAccount(ctx, "", "team-a"); err != nil {
+		t.Fatal(err)
+	}
+	op, creds, err := c.EnsureOperator(ctx, "210987654321")
+	if err != nil || creds == nil || op.ID != "210987654321" {
+		t.Fatalf("first: %+v %v %v", op, creds, err)
+	}
+	again, creds, err := c.EnsureOperator(ctx, "")
+	if err != nil || creds != nil || again.ID != op.ID {
+		t.Fatalf("second: %+v %v %v", again, creds, err)
+	}
+	if secret, acct, ok := c.LookupAccessKey(ctx, "AKIANOPE"); ok || secret != "" || acct != "" {
+		t.Fatal("unknown key found")
+	}
+}

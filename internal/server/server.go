@@ -181,20 +181,16 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
 
-// firstStart creates the operator's account and credentials in an empty data dir.
+// firstStart creates the operator's account and credentials on the first start.
 func firstStart(ctx context.Context, c *cloud.Cloud, cfg Config) error {
-	accounts, err := c.Accounts(ctx)
-	if err != nil || len(accounts) > 0 {
+	acct, creds, err := c.EnsureOperator(ctx, cfg.AccountID)
+	if err != nil || creds == nil {
 		return err
 	}
-	acct, creds, err := c.CreateAccount(ctx, cfg.AccountID, "operator")
-	if err != nil {
+	if err := AppendProfile(CredentialsPath(cfg.DataDir), "default", acct, *creds); err != nil {
 		return err
 	}
-	if err := AppendProfile(CredentialsPath(cfg.DataDir), "default", acct, creds); err != nil {
-		return err
-	}
-	PrintCredentials(cfg.Out, "First start: created the operator's account and root access key.", acct, creds, CredentialsPath(cfg.DataDir), "default")
+	PrintCredentials(cfg.Out, "First start: created the operator's account and root access key.", acct, *creds, CredentialsPath(cfg.DataDir), "default")
 	return nil
 }
 

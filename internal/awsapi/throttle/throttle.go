@@ -81,6 +81,7 @@ const (
 type bucketKey struct {
 	account  string
 	category string
+	region   string // AWS throttles each account per Region
 	action   string // "" when buckets are shared per category
 	resource bool
 }
@@ -153,11 +154,12 @@ func (l *Limiter) bucketFor(action string, unfilteredUnpaginated bool) (Bucket, 
 	return Bucket{}, cat, false
 }
 
-// Allow takes one token from the account's bucket for action. false means
+// Allow takes one token from the account's bucket for action in a region (AWS
+// throttles each account per Region). false means
 // the caller answers RequestLimitExceeded (see ErrRequestLimitExceeded).
 // unfilteredUnpaginated reports that the request had no filter and no
 // MaxResults/NextToken.
-func (l *Limiter) Allow(accountID, action string, unfilteredUnpaginated bool) bool {
+func (l *Limiter) Allow(accountID, region, action string, unfilteredUnpaginated bool) bool {
 	if !l.cfg.Enabled {
 		return true
 	}
@@ -165,7 +167,7 @@ func (l *Limiter) Allow(accountID, action string, unfilteredUnpaginated bool) bo
 	if !ok {
 		return true
 	}
-	k := bucketKey{account: accountID, category: cat, action: action}
+	k := bucketKey{account: accountID, region: region, category: cat, action: action}
 	if l.cfg.ShareCategoryBuckets {
 		k.action = ""
 	}
@@ -177,7 +179,7 @@ func (l *Limiter) Allow(accountID, action string, unfilteredUnpaginated bool) bo
 // default; n = number of instances affected). Nothing is taken when the
 // bucket holds fewer than n tokens. Actions without a resource bucket are
 // always allowed.
-func (l *Limiter) AllowResources(accountID, action string, n int) bool {
+func (l *Limiter) AllowResources(accountID, region, action string, n int) bool {
 	if !l.cfg.Enabled || n <= 0 {
 		return true
 	}
@@ -185,13 +187,13 @@ func (l *Limiter) AllowResources(accountID, action string, n int) bool {
 	if !ok {
 		return true
 	}
-	return l.take(bucketKey{account: accountID, action: action, resource: true}, b, float64(n))
+	return l.take(bucketKey{account: accountID, region: region, action: action, resource: true}, b, float64(n))
 }
 
 func (l *Limiter) now() int64 { return int64(l.clock.Now().Sub(l.base)) }
 
 func (l *Limiter) shardFor(k *bucketKey) *shard {
-	h := maphash.String(l.seed, k.account) ^ maphash.String(l.seed, k.action)*0x9e3779b97f4a7c15 ^ maphash.String(l.seed, k.category)
+	h := maphash.String(l.seed, k.account) ^ maphash.String(l.seed, k.region)*0x517cc1b727220a95 ^ maphash.String(l.seed, k.action)*0x9e3779b97f4a7c15 ^ maphash.String(l.seed, k.category)
 	return &l.shards[h%numShards]
 }
 

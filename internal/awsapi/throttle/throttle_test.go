@@ -31,7 +31,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // burst calls Allow until it refuses (bounded) and returns how many passed.
 func burst(l *Limiter, account, action string, unf bool) int {
 	n := 0
-	for n < 100000 && l.Allow(account, action, unf) {
+	for n < 100000 && l.Allow(account, testRegion, action, unf) {
 		n++
 	}
 	return n
@@ -123,15 +123,15 @@ func TestRefillRate(t *testing.T) {
 	}
 
 	// Fractional rate: AdvertiseByoipCidr 1 / 0.1 per s -> one call per 10 s.
-	if !l.Allow(acct, "AdvertiseByoipCidr", false) || l.Allow(acct, "AdvertiseByoipCidr", false) {
+	if !l.Allow(acct, testRegion, "AdvertiseByoipCidr", false) || l.Allow(acct, testRegion, "AdvertiseByoipCidr", false) {
 		t.Fatal("first call should pass, second fail")
 	}
 	clk.Advance(9 * time.Second)
-	if l.Allow(acct, "AdvertiseByoipCidr", false) {
+	if l.Allow(acct, testRegion, "AdvertiseByoipCidr", false) {
 		t.Error("refilled too early")
 	}
 	clk.Advance(time.Second)
-	if !l.Allow(acct, "AdvertiseByoipCidr", false) {
+	if !l.Allow(acct, testRegion, "AdvertiseByoipCidr", false) {
 		t.Error("not refilled after 10s")
 	}
 
@@ -139,7 +139,7 @@ func TestRefillRate(t *testing.T) {
 	// t=0 to t=10s, 5 (burst) + 20 (refill) calls succeed.
 	ok := 0
 	for i := 0; i <= 100; i++ {
-		for l.Allow(acct, "RunInstances", false) {
+		for l.Allow(acct, testRegion, "RunInstances", false) {
 			ok++
 		}
 		clk.Advance(100 * time.Millisecond)
@@ -152,23 +152,23 @@ func TestRefillRate(t *testing.T) {
 func TestSeparateBuckets(t *testing.T) {
 	l := New(DefaultConfig(), newFakeClock())
 	burst(l, "acct-a", "DescribeHosts", false)
-	if l.Allow("acct-a", "DescribeHosts", false) {
+	if l.Allow("acct-a", testRegion, "DescribeHosts", false) {
 		t.Fatal("bucket should be empty")
 	}
-	if !l.Allow("acct-b", "DescribeHosts", false) {
+	if !l.Allow("acct-b", testRegion, "DescribeHosts", false) {
 		t.Error("accounts share a bucket")
 	}
-	if !l.Allow("acct-a", "DescribeVpcs", false) {
+	if !l.Allow("acct-a", testRegion, "DescribeVpcs", false) {
 		t.Error("actions of one category share a bucket; AWS throttles per API")
 	}
-	if !l.Allow("acct-a", "AllocateHosts", false) {
+	if !l.Allow("acct-a", testRegion, "AllocateHosts", false) {
 		t.Error("categories share a bucket")
 	}
 	// The unfiltered DescribeInstances bucket is separate from the filtered one.
 	if got := burst(l, "acct-a", "DescribeInstances", true); got != 50 {
 		t.Errorf("unfiltered burst %d", got)
 	}
-	if !l.Allow("acct-a", "DescribeInstances", false) {
+	if !l.Allow("acct-a", testRegion, "DescribeInstances", false) {
 		t.Error("filtered DescribeInstances drained by unfiltered calls")
 	}
 }
@@ -178,10 +178,10 @@ func TestShareCategoryBuckets(t *testing.T) {
 	cfg.ShareCategoryBuckets = true
 	l := New(cfg, newFakeClock())
 	for i := 0; i < 50; i++ {
-		l.Allow("a", "DescribeHosts", false)
-		l.Allow("a", "DescribeVpcs", false)
+		l.Allow("a", testRegion, "DescribeHosts", false)
+		l.Allow("a", testRegion, "DescribeVpcs", false)
 	}
-	if l.Allow("a", "DescribeImages", false) {
+	if l.Allow("a", testRegion, "DescribeImages", false) {
 		t.Error("category bucket not shared")
 	}
 }
@@ -191,7 +191,7 @@ func TestDisabled(t *testing.T) {
 	cfg.Enabled = false
 	l := New(cfg, newFakeClock())
 	for i := 0; i < 10000; i++ {
-		if !l.Allow("a", "RunInstances", false) || !l.AllowResources("a", "RunInstances", 1000) {
+		if !l.Allow("a", testRegion, "RunInstances", false) || !l.AllowResources("a", testRegion, "RunInstances", 1000) {
 			t.Fatal("disabled limiter refused")
 		}
 	}
@@ -221,31 +221,31 @@ func TestResourceBuckets(t *testing.T) {
 	l := New(DefaultConfig(), clk)
 	// 1000 instances at once, in any split.
 	for i := 0; i < 4; i++ {
-		if !l.AllowResources("a", "RunInstances", 250) {
+		if !l.AllowResources("a", testRegion, "RunInstances", 250) {
 			t.Fatalf("chunk %d refused", i)
 		}
 	}
-	if l.AllowResources("a", "RunInstances", 1) {
+	if l.AllowResources("a", testRegion, "RunInstances", 1) {
 		t.Fatal("bucket should be empty")
 	}
 	// Refill 2/s: after 1 s, 2 instances but not 3; a refused request takes nothing.
 	clk.Advance(time.Second)
-	if l.AllowResources("a", "RunInstances", 3) {
+	if l.AllowResources("a", testRegion, "RunInstances", 3) {
 		t.Error("3 allowed with 2 tokens")
 	}
-	if !l.AllowResources("a", "RunInstances", 2) {
+	if !l.AllowResources("a", testRegion, "RunInstances", 2) {
 		t.Error("2 refused with 2 tokens")
 	}
 	// StopInstances refills 20/s and is independent.
-	if !l.AllowResources("a", "StopInstances", 1000) {
+	if !l.AllowResources("a", testRegion, "StopInstances", 1000) {
 		t.Error("StopInstances bucket not independent")
 	}
 	clk.Advance(time.Second)
-	if !l.AllowResources("a", "StopInstances", 20) || l.AllowResources("a", "StopInstances", 1) {
+	if !l.AllowResources("a", testRegion, "StopInstances", 20) || l.AllowResources("a", testRegion, "StopInstances", 1) {
 		t.Error("StopInstances refill rate")
 	}
 	// Actions without a resource bucket always pass.
-	if !l.AllowResources("a", "CreateVpc", 1_000_000) {
+	if !l.AllowResources("a", testRegion, "CreateVpc", 1_000_000) {
 		t.Error("no resource bucket should mean allowed")
 	}
 	// Request and resource buckets are separate.
@@ -258,7 +258,7 @@ func TestIdleBucketsEvicted(t *testing.T) {
 	clk := newFakeClock()
 	l := New(DefaultConfig(), clk)
 	for i := 0; i < 1000; i++ {
-		l.Allow(fmt.Sprintf("acct-%d", i), "DescribeVpcs", false)
+		l.Allow(fmt.Sprintf("acct-%d", i), testRegion, "DescribeVpcs", false)
 	}
 	if n := l.buckets(); n != 1000 {
 		t.Fatalf("buckets = %d", n)
@@ -266,7 +266,7 @@ func TestIdleBucketsEvicted(t *testing.T) {
 	// Long enough for every bucket to refill and for every shard to sweep.
 	clk.Advance(2 * time.Minute)
 	for i := 0; i < 2000; i++ {
-		l.Allow("busy", fmt.Sprintf("Describe%d", i), false)
+		l.Allow("busy", testRegion, fmt.Sprintf("Describe%d", i), false)
 	}
 	if n := l.buckets(); n != 2000 {
 		t.Errorf("idle buckets not evicted: %d live, want 2000", n)
@@ -278,7 +278,7 @@ func TestIdleBucketsEvicted(t *testing.T) {
 	burst(l2, "a", "CreateRestoreImageTask", false)
 	clk2.Advance(2 * time.Minute)
 	for i := 0; i < 2000; i++ { // sweep every shard
-		l2.Allow("busy", fmt.Sprintf("Describe%d", i), false)
+		l2.Allow("busy", testRegion, fmt.Sprintf("Describe%d", i), false)
 	}
 	if got := burst(l2, "a", "CreateRestoreImageTask", false); got != 12 {
 		t.Errorf("after 2m: %d tokens, want 12", got)
@@ -294,7 +294,7 @@ func TestConcurrentAllowNeverOverGrants(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 1000; i++ {
-				if l.Allow("shared", "DescribeHosts", false) {
+				if l.Allow("shared", testRegion, "DescribeHosts", false) {
 					ok.Add(1)
 				}
 			}
@@ -329,7 +329,7 @@ func BenchmarkAllowParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(1)) * 7919
 		for pb.Next() {
-			l.Allow(accounts[i%len(accounts)], actions[i%len(actions)], i&1 == 0)
+			l.Allow(accounts[i%len(accounts)], testRegion, actions[i%len(actions)], i&1 == 0)
 			i++
 		}
 	})
@@ -340,7 +340,18 @@ func BenchmarkAllowParallelSameBucket(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			l.Allow("123456789012", "DescribeVpcs", false)
+			l.Allow("123456789012", testRegion, "DescribeVpcs", false)
 		}
 	})
+}
+
+const testRegion = "us-east-1"
+
+func TestRegionsHaveTheirOwnBuckets(t *testing.T) {
+	l := New(DefaultConfig(), newFakeClock())
+	for l.Allow("111122223333", "us-east-1", "DescribeRegions", false) {
+	}
+	if !l.Allow("111122223333", "eu-west-1", "DescribeRegions", false) {
+		t.Fatal("an empty bucket in us-east-1 throttled eu-west-1")
+	}
 }
