@@ -25,7 +25,7 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // X-Amz-Date) and the signature.
 //
 // body is the complete request body (the caller has already read it); it is
-// hashed unless the client declared X-Amz-Content-Sha256: UNSIGNED-PAYLOAD.
+// hashed, except for S3 requests that declare X-Amz-Content-Sha256: UNSIGNED-PAYLOAD.
 // Every failure is an *Error.
 func Verify(r *http.Request, body []byte, now time.Time, secretFor func(accessKeyID string) (secret string, ok bool)) (Signed, error) {
 	var p parsed
@@ -100,7 +100,13 @@ func payloadHash(r *http.Request, p *parsed, body []byte) (string, *Error) {
 		return hashHex(body), nil
 	}
 	if v == unsignedPayload {
-		return v, nil
+		if p.Scope.Service == "s3" {
+			return v, nil
+		}
+		// Outside S3 the body carries the request's parameters: AWS hashes it
+		// whatever the client declares, and so do we (an UNSIGNED-PAYLOAD signature
+		// then does not match).
+		return hashHex(body), nil
 	}
 	if len(v) == 64 && isHex(v) {
 		if !strings.EqualFold(v, hashHex(body)) {
