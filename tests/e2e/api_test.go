@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -199,5 +200,38 @@ func TestThrottling(t *testing.T) {
 	id, err := sts.NewFromConfig(dev.config("AKIAOTHER", "x", "us-east-1")).GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{})
 	if err != nil || *id.Account != "123456789012" {
 		t.Fatalf("dev account: %v", err)
+	}
+}
+
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	akid, secret := s.profile("default")
+	cfg := s.config(akid, secret, "us-east-1")
+	// One connection per request: a request sent on an idle keep-alive connection
+	// just as the server closes idle connections meets EOF with any HTTP server
+	// (SDKs retry it); requests already on their way are what must finish.
+	cfg.HTTPClient = &http.Client{Transport: ownBodies{&http.Transport{DisableKeepAlives: true}}}
+	c := ec2.NewFromConfig(cfg)
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			// RSA key generation keeps each request busy for tens of milliseconds.
+			_, err := c.CreateKeyPair(context.Background(), &ec2.CreateKeyPairInput{KeyName: aws.String(fmt.Sprintf("inflight-%d", i))})
+			errs <- err
+		}(i)
+	}
+	time.Sleep(50 * time.Millisecond)
+	s.stop() // SIGTERM while requests run
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("request cut off by shutdown: %v", err)
+		}
+	}
+	s = startServer(t, dir)
+	out, err := s.ec2("default").DescribeKeyPairs(ctx(t), &ec2.DescribeKeyPairsInput{})
+	if err != nil || len(out.KeyPairs) != n {
+		t.Fatalf("after restart %d key pairs, want %d: %v", len(out.KeyPairs), n, err)
 	}
 }
