@@ -4,7 +4,7 @@
 #   bench/run.sh                         # builds strato and bench/loadgen
 #   STRATO_BIN=/path/strato bench/run.sh
 #   BENCH_DURATION=10s BENCH_REPEAT=3 BENCH_CONCURRENCY=8 BENCH_PERF=1 bench/run.sh
-#   BENCH_SERVER_GOGC=400 bench/run.sh   # GOGC for the strato process only
+#   BENCH_SERVER_GOGC=100 bench/run.sh   # GOGC for the strato process only
 #
 # Starts a fresh strato on a free loopback port (real SigV4 verification, not
 # --dev; --throttle=false because AWS's per-account buckets would cap one
@@ -62,8 +62,9 @@ LOADGEN=$TMP/loadgen
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 ENDPOINT=http://127.0.0.1:$PORT
 DATA=$TMP/data
-# BENCH_SERVER_GOGC sets GOGC for strato only (to show how much of the tail is GC).
-GOGC=${BENCH_SERVER_GOGC:-${GOGC:-100}} "$STRATO_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver mock --throttle=false --log-level warn \
+# BENCH_SERVER_GOGC sets GOGC for strato only (to show how much of the tail is GC);
+# without it strato runs with its own default (GOGC 400, see cmd/strato).
+env -u GOGC ${BENCH_SERVER_GOGC:+GOGC=$BENCH_SERVER_GOGC} "$STRATO_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver mock --throttle=false --log-level warn \
 	>"$TMP/strato.out" 2>"$TMP/strato.log" &
 STRATO_PID=$!
 for _ in $(seq 100); do
@@ -151,7 +152,7 @@ echo "running (d) DescribeRegions at a fixed $D_RATE req/s, concurrency $RATE_CO
 bench d-describe-regions-at-rate "$REPEAT" -action DescribeRegions -rate "$D_RATE" -concurrency "$RATE_CONC"
 
 cat "$TMP"/*.jsonl >"$OUT/results.json"
-/usr/bin/python3 - "$TMP" "$OUT/results.md" "$D_NOTE" "$REPEAT" "$DURATION" "$TARGET_RATE" "${BENCH_SERVER_GOGC:-${GOGC:-100}}" <<'PY'
+/usr/bin/python3 - "$TMP" "$OUT/results.md" "$D_NOTE" "$REPEAT" "$DURATION" "$TARGET_RATE" "${BENCH_SERVER_GOGC:-strato default (400)}" <<'PY'
 import json, os, platform, statistics, subprocess, sys
 tmp, out, d_note, repeat, duration, target, gogc = sys.argv[1:8]
 target = float(target)

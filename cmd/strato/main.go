@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -97,6 +98,12 @@ func serve(args []string) error {
 	if *accountID != "" && !cloud.ValidAccountID(*accountID) {
 		return fmt.Errorf("--account-id %q is not a 12-digit account ID", *accountID)
 	}
+	if os.Getenv("GOGC") == "" {
+		// strato's heap is small and its requests allocate briefly: collecting at
+		// 4x the live heap instead of 2x spends far less CPU on GC (and its tail
+		// latency) for a few tens of MB. GOGC in the environment still decides.
+		debug.SetGCPercent(serveGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return server.Run(ctx, server.Config{
@@ -106,6 +113,9 @@ func serve(args []string) error {
 		Out: os.Stdout,
 	})
 }
+
+// serveGCPercent is strato serve's GOGC unless the environment sets one.
+const serveGCPercent = 400
 
 func account(args []string) error {
 	if len(args) == 0 {

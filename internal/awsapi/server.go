@@ -191,22 +191,32 @@ func WriteXML(w http.ResponseWriter, requestID string, status int, body []byte) 
 
 // parseParams merges the query string with a form body.
 func parseParams(r *http.Request, body []byte) (url.Values, error) {
-	params, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, Errorf("MalformedQueryString", "The query string is not valid: %v", err)
+	var params url.Values
+	if r.URL.RawQuery != "" {
+		var err error
+		if params, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+			return nil, Errorf("MalformedQueryString", "The query string is not valid: %v", err)
+		}
 	}
-	if len(body) > 0 {
-		ct := r.Header.Get("Content-Type")
-		if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
-			return nil, Errorf("InvalidHttpRequest", "The request body must be application/x-www-form-urlencoded, not %q.", ct)
+	if len(body) == 0 {
+		if params == nil {
+			params = url.Values{}
 		}
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, Errorf("MalformedQueryString", "The request body is not a valid form: %v", err)
-		}
-		for k, v := range form {
-			params[k] = append(params[k], v...)
-		}
+		return params, nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+		return nil, Errorf("InvalidHttpRequest", "The request body must be application/x-www-form-urlencoded, not %q.", ct)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, Errorf("MalformedQueryString", "The request body is not a valid form: %v", err)
+	}
+	if params == nil {
+		return form, nil
+	}
+	for k, v := range form {
+		params[k] = append(params[k], v...)
 	}
 	return params, nil
 }
