@@ -31,17 +31,12 @@ RATE_CONC=${BENCH_RATE_CONCURRENCY:-16}
 TARGET_RATE=${BENCH_TARGET_RATE:-10000}
 KEYS=1000
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/strato-bench.XXXXXX")
-STRATO_PID=""
 PERF_PID=""
+. "$ROOT/tests/scripts/strato.sh"
 
 cleanup() {
 	if [[ -n $PERF_PID ]] && kill -0 "$PERF_PID" 2>/dev/null; then kill -INT "$PERF_PID"; wait "$PERF_PID" 2>/dev/null; fi
-	if [[ -n $STRATO_PID ]] && kill -0 "$STRATO_PID" 2>/dev/null; then
-		kill -TERM "$STRATO_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$STRATO_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$STRATO_PID" 2>/dev/null && kill -KILL "$STRATO_PID" 2>/dev/null
-		wait "$STRATO_PID" 2>/dev/null
-	fi
+	strato_stop
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -59,20 +54,12 @@ fi
 LOADGEN=$TMP/loadgen
 (cd "$ROOT" && go build -o "$LOADGEN" ./bench/loadgen) || die "building bench/loadgen failed"
 
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-ENDPOINT=http://127.0.0.1:$PORT
 DATA=$TMP/data
 # BENCH_SERVER_GOGC sets GOGC for strato only (to show how much of the tail is GC);
 # without it strato runs with its own default (GOGC 400, see cmd/strato).
-env -u GOGC ${BENCH_SERVER_GOGC:+GOGC=$BENCH_SERVER_GOGC} "$STRATO_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver mock --throttle=false --log-level warn \
-	>"$TMP/strato.out" 2>"$TMP/strato.log" &
-STRATO_PID=$!
-for _ in $(seq 100); do
-	[[ -s $DATA/credentials ]] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-	kill -0 "$STRATO_PID" 2>/dev/null || { cat "$TMP/strato.log" >&2; die "strato exited"; }
-	sleep 0.1
-done
-[[ -s $DATA/credentials ]] || die "strato did not start"
+STRATO_SERVE_ENV="-u GOGC ${BENCH_SERVER_GOGC:+GOGC=$BENCH_SERVER_GOGC}"
+strato_start "$DATA" "$TMP" --throttle=false || die "strato did not start"
+ENDPOINT=$STRATO_ENDPOINT
 
 lg() { "$LOADGEN" -endpoint "$ENDPOINT" -credentials "$DATA/credentials" "$@"; }
 

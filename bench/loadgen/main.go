@@ -192,45 +192,42 @@ func run(o options) error {
 
 	cpu0 := cpuTime()
 	start := time.Now()
+	// worker sends requests as long as nextDue yields, each timed from when it was
+	// due: the moment it is taken in a closed loop, its slot in an open one.
+	worker := func(w int, nextDue func() (time.Time, bool)) {
+		defer wg.Done()
+		lat := make([]time.Duration, 0, 1<<16)
+		c := &conn{}
+		defer c.close()
+		for {
+			at, ok := nextDue()
+			if !ok {
+				break
+			}
+			n := next.Add(1) - 1
+			if limit > 0 && n >= limit {
+				break
+			}
+			send(c, n)
+			lat = append(lat, time.Since(at))
+		}
+		latencies[w] = lat
+	}
 	if o.rate <= 0 {
+		closedLoop := func() (time.Time, bool) { return time.Now(), ctx.Err() == nil }
 		for w := 0; w < o.concurrency; w++ {
 			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				lat := make([]time.Duration, 0, 1<<16)
-				c := &conn{}
-				defer c.close()
-				for ctx.Err() == nil {
-					n := next.Add(1) - 1
-					if limit > 0 && n >= limit {
-						break
-					}
-					t0 := time.Now()
-					send(c, n)
-					lat = append(lat, time.Since(t0))
-				}
-				latencies[w] = lat
-			}(w)
+			go worker(w, closedLoop)
 		}
 	} else {
 		// Open loop: a dispatcher releases request n at start + n/rate; latency
 		// counts from that due time, so a server that falls behind shows it.
 		due := make(chan time.Time, 1<<16)
 		interval := time.Duration(float64(time.Second) / o.rate)
+		openLoop := func() (time.Time, bool) { at, ok := <-due; return at, ok }
 		for w := 0; w < o.concurrency; w++ {
 			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				lat := make([]time.Duration, 0, 1<<16)
-				c := &conn{}
-				defer c.close()
-				for at := range due {
-					n := next.Add(1) - 1
-					send(c, n)
-					lat = append(lat, time.Since(at))
-				}
-				latencies[w] = lat
-			}(w)
+			go worker(w, openLoop)
 		}
 		go func() {
 			defer close(due)

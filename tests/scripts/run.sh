@@ -17,15 +17,10 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/strato-script-tests.XXXXXX")
-STRATO_PID=""
+. "$HERE/strato.sh"
 
 cleanup() {
-	if [[ -n $STRATO_PID ]] && kill -0 "$STRATO_PID" 2>/dev/null; then
-		kill -TERM "$STRATO_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$STRATO_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$STRATO_PID" 2>/dev/null && kill -KILL "$STRATO_PID" 2>/dev/null
-		wait "$STRATO_PID" 2>/dev/null
-	fi
+	strato_stop
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -45,33 +40,9 @@ else
 	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$STRATO_BIN" ./cmd/strato) || die "go build failed"
 fi
 
-# A free loopback port: ask the kernel for one (bind to port 0), then release it.
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
 DATA=$TMP/data
-PORT=$(free_port)
-ENDPOINT=http://127.0.0.1:$PORT
-"$STRATO_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --driver mock --log-level warn \
-	>"$TMP/strato.out" 2>"$TMP/strato.log" &
-STRATO_PID=$!
-
-# Ready when the credentials file exists and the port answers HTTP.
-ready=""
-for _ in $(seq 100); do
-	kill -0 "$STRATO_PID" 2>/dev/null || break
-	if [[ -s $DATA/credentials ]] &&
-		/usr/bin/python3 -c 'import sys,urllib.request,urllib.error
-try: urllib.request.urlopen(sys.argv[1], timeout=1)
-except urllib.error.HTTPError: pass
-' "$ENDPOINT/" 2>/dev/null; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
-[[ -n $ready ]] || { cat "$TMP/strato.log" >&2; die "strato did not start on $ENDPOINT"; }
+strato_start "$DATA" "$TMP" || die "strato did not start"
+ENDPOINT=$STRATO_ENDPOINT
 
 cat >"$TMP/aws-config" <<EOF
 [default]
