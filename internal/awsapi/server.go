@@ -97,10 +97,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var p Principal
 		p, err = s.Auth.Authenticate(r, body, start)
-		if err == nil {
-			if named, ok := s.Services[p.Scope.Service]; ok {
-				svc = named
+		if err != nil {
+			// Refused, but answer in the envelope of the service the client signed
+			// for, which is the one its SDK parses.
+			if signed, perr := sigv4.Parse(r); perr == nil {
+				p.Scope = signed.Scope
 			}
+		}
+		if named, ok := s.Services[p.Scope.Service]; ok {
+			svc = named
+		}
+		if err == nil {
 			err = s.route(r, body, p, c)
 		}
 	}

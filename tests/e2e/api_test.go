@@ -107,6 +107,10 @@ func TestAuthentication(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("unsigned request: %d", resp.StatusCode)
 	}
+	// STS clients get STS's envelope, so the SDK can read the code.
+	wrong := sts.NewFromConfig(s.config(akid, secret+"x", "us-east-1"))
+	_, err = wrong.GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{})
+	wantCode(t, err, "SignatureDoesNotMatch")
 	// Nothing the refused requests asked for happened.
 	out, err := s.ec2("default").DescribeKeyPairs(ctx(t), &ec2.DescribeKeyPairsInput{})
 	if err != nil || len(out.KeyPairs) != 0 {
