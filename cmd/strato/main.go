@@ -20,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 
+	"strato/internal/awsapi/throttle"
 	"strato/internal/cloud"
 	"strato/internal/server"
 )
@@ -28,6 +29,7 @@ const usage = `strato: a self-hosted cloud that speaks Amazon EC2's API
 
 Usage:
   strato serve [--listen ADDR] [--data-dir DIR] [--driver auto|mock|container|qemu] [--dev] [--account-id ID]
+               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--log-level L]
   strato account create [--name NAME] [--data-dir DIR]
   strato account list [--data-dir DIR]
   strato env [--data-dir DIR] [--profile PROFILE]
@@ -86,6 +88,18 @@ func serve(args []string) error {
 	accountID := fs.String("account-id", "", "the operator account's ID on first start, and the account of every request with --dev (default random; 123456789012 with --dev)")
 	throttleOn := fs.Bool("throttle", true, "apply AWS's per-account request rate limits (always off with --dev)")
 	throttleScale := fs.Float64("throttle-scale", 1, "multiply the AWS bucket sizes and refill rates by this factor")
+	buckets := map[string]throttle.Bucket{}
+	fs.Func("throttle-bucket", "replace one bucket: NAME=SIZE/RATE, NAME a category (non-mutating, mutating, resource-intensive, unfiltered-unpaginated-non-mutating) or an action with its own bucket (RunInstances); repeatable", func(v string) error {
+		name, b, err := throttle.ParseBucket(v)
+		if err != nil {
+			return err
+		}
+		if !throttle.DefaultConfig().Known(name) {
+			return fmt.Errorf("no throttling bucket is called %q", name)
+		}
+		buckets[name] = b
+		return nil
+	})
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
 	fs.Parse(args)
 	var level slog.Level
@@ -108,7 +122,7 @@ func serve(args []string) error {
 	defer stop()
 	return server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dir, Driver: *driver, Dev: *dev, AccountID: *accountID,
-		Throttle: *throttleOn, ThrottleScale: *throttleScale,
+		Throttle: *throttleOn, ThrottleScale: *throttleScale, ThrottleBuckets: buckets,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Out: os.Stdout,
 	})

@@ -40,10 +40,12 @@ type Config struct {
 	Driver    string
 	Dev       bool
 	AccountID string
-	// Throttle enables AWS's request rate limits; Scale multiplies their sizes and rates.
-	Throttle      bool
-	ThrottleScale float64
-	Log           *slog.Logger
+	// Throttle enables AWS's request rate limits; Scale multiplies their sizes and
+	// rates; Buckets then replaces single buckets (by category or action name).
+	Throttle        bool
+	ThrottleScale   float64
+	ThrottleBuckets map[string]throttle.Bucket
+	Log             *slog.Logger
 	// Out receives the one-time print of new credentials.
 	Out *os.File
 	// Ready, when set, receives the bound address once the listener is up.
@@ -161,18 +163,22 @@ func NewHandler(c *cloud.Cloud, cfg Config) *awsapi.Server {
 		DefaultService: "ec2",
 	}
 	if cfg.Throttle && !cfg.Dev {
-		api.Throttle = throttle.New(scaledThrottle(cfg.ThrottleScale), nil)
+		api.Throttle = throttle.New(ThrottleConfig(cfg.ThrottleScale, cfg.ThrottleBuckets), nil)
 	}
 	return api
 }
 
-func scaledThrottle(scale float64) throttle.Config {
+// ThrottleConfig is AWS's buckets scaled by scale, then with the given buckets
+// replaced.
+func ThrottleConfig(scale float64, buckets map[string]throttle.Bucket) throttle.Config {
 	cfg := throttle.DefaultConfig()
-	if scale <= 0 || scale == 1 {
-		return cfg
+	if scale > 0 && scale != 1 {
+		for name, b := range cfg.Categories {
+			cfg.Categories[name] = throttle.Bucket{Size: b.Size * scale, RefillPerSecond: b.RefillPerSecond * scale}
+		}
 	}
-	for name, b := range cfg.Categories {
-		cfg.Categories[name] = throttle.Bucket{Size: b.Size * scale, RefillPerSecond: b.RefillPerSecond * scale}
+	for name, b := range buckets {
+		cfg.Categories[name] = b
 	}
 	return cfg
 }

@@ -11,7 +11,10 @@
 package throttle
 
 import (
+	"fmt"
 	"strato/internal/awserr"
+	"strconv"
+	"strings"
 
 	"hash/maphash"
 	"maps"
@@ -68,6 +71,30 @@ func DefaultConfig() Config {
 		Categories: cats,
 		Resources:  maps.Clone(defaultResources),
 	}
+}
+
+// ParseBucket reads a bucket override "NAME=SIZE/RATE" (a category such as
+// "non-mutating" or an action with its own figures such as "RunInstances"; RATE in
+// tokens per second), for operators who configure throttling.
+func ParseBucket(s string) (name string, b Bucket, err error) {
+	name, figures, ok := strings.Cut(s, "=")
+	size, rate, ok2 := strings.Cut(figures, "/")
+	if !ok || !ok2 || name == "" {
+		return "", Bucket{}, fmt.Errorf("bucket %q: want NAME=SIZE/RATE, e.g. non-mutating=100/20", s)
+	}
+	if b.Size, err = strconv.ParseFloat(size, 64); err != nil || b.Size < 1 {
+		return "", Bucket{}, fmt.Errorf("bucket %q: size must be a number of at least 1", s)
+	}
+	if b.RefillPerSecond, err = strconv.ParseFloat(rate, 64); err != nil || b.RefillPerSecond <= 0 {
+		return "", Bucket{}, fmt.Errorf("bucket %q: rate must be a positive number", s)
+	}
+	return name, b, nil
+}
+
+// Known reports whether name is a category or an action with its own bucket.
+func (c Config) Known(name string) bool {
+	_, ok := c.Categories[name]
+	return ok
 }
 
 const (

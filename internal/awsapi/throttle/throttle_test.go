@@ -355,3 +355,29 @@ func TestRegionsHaveTheirOwnBuckets(t *testing.T) {
 		t.Fatal("an empty bucket in us-east-1 throttled eu-west-1")
 	}
 }
+
+func TestParseBucket(t *testing.T) {
+	cases := []struct {
+		in   string
+		name string
+		want Bucket
+		bad  bool
+	}{
+		{in: "non-mutating=200/40", name: "non-mutating", want: Bucket{200, 40}},
+		{in: "RunInstances=10/0.5", name: "RunInstances", want: Bucket{10, 0.5}},
+		{in: "non-mutating=200", bad: true},
+		{in: "=1/1", bad: true},
+		{in: "mutating=0/1", bad: true},
+		{in: "mutating=5/0", bad: true},
+		{in: "mutating=x/1", bad: true},
+	}
+	for _, c := range cases {
+		name, b, err := ParseBucket(c.in)
+		if c.bad != (err != nil) || !c.bad && (name != c.name || b != c.want) {
+			t.Errorf("%q: got %q %+v %v", c.in, name, b, err)
+		}
+	}
+	if !DefaultConfig().Known("resource-intensive") || !DefaultConfig().Known("RunInstances") || DefaultConfig().Known("bogus") {
+		t.Error("Known")
+	}
+}
