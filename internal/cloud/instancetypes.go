@@ -227,7 +227,7 @@ func (c *Cloud) DescribeInstanceTypes(ctx context.Context, s Scope, names []stri
 		if len(unknown) > 0 {
 			return nil, "", errorf("InvalidInstanceType", "The following supplied instance types do not exist: [%s]", strings.Join(unknown, ", "))
 		}
-		sortBy(candidates, func(t catalog.InstanceType) string { return t.InstanceType })
+		sortByUniqueKey(candidates, func(t catalog.InstanceType) string { return t.InstanceType })
 	}
 	out := m.Filter(candidates)
 	// The named types shape the result set, so a token is only good for the same names.

@@ -156,7 +156,7 @@ func (c *Cloud) DescribeKeyPairs(ctx context.Context, s Scope, q KeyPairQuery) (
 		}
 		return nil
 	})
-	sortBy(out, func(k KeyPair) string { return k.Name })
+	sortByUniqueKey(out, func(k KeyPair) string { return k.Name })
 	return out, err
 }
 

@@ -1,8 +1,12 @@
 package cloud
 
-import "sort"
+import (
+	"slices"
+	"strings"
+)
 
-// sortBy orders items by a string key, keeping equal keys in their order.
-func sortBy[T any](items []T, key func(T) string) {
-	sort.SliceStable(items, func(i, j int) bool { return key(items[i]) < key(items[j]) })
+// sortByUniqueKey orders items by a key that is unique among them (so no stable sort
+// is needed, and pattern-defeating quicksort moves far fewer large structs).
+func sortByUniqueKey[T any](items []T, key func(T) string) {
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
 }
