@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"strato/internal/awsapi"
@@ -75,6 +76,15 @@ func endpointPath(dir string) string    { return filepath.Join(dir, "endpoint") 
 func OpenCloud(ctx context.Context, dir string, log *slog.Logger) (*cloud.Cloud, func() error, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	// The database holds every account's secret keys: whatever the directory's mode,
+	// its files are the owner's alone (the umask covers new files, this a database
+	// made by an earlier version or by hand).
+	syscall.Umask(0o077)
+	for _, f := range []string{dbPath(dir), dbPath(dir) + "-wal", dbPath(dir) + "-shm", CredentialsPath(dir)} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("restricting %s: %w", f, err)
+		}
 	}
 	st, err := sqlite.Open(ctx, dbPath(dir))
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +277,32 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 		}
 	}
 	t.Logf("%d answered (%d after SIGTERM), %d refused", len(answered), finishedAfterSignal, n-len(answered))
+}
+
+func TestDataFilesAreTheOwnersAlone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil { // as a package or a person might make it
+		t.Fatal(err)
+	}
+	// A database left readable by an earlier version is tightened too.
+	if err := os.WriteFile(filepath.Join(dir, "strato.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dir)
+	if _, err := s.ec2("default").CreateKeyPair(ctx(t), &ec2.CreateKeyPairInput{KeyName: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v: other users could read the secrets", e.Name(), info.Mode().Perm())
+		}
+	}
 }
