@@ -85,9 +85,6 @@ type Server struct {
 	DefaultService string
 }
 
-// globalServices are signed for us-east-1 whatever region the client is in.
-var globalServices = map[string]bool{"sts": true, "iam": true}
-
 // ServeHTTP handles one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.Clock.Now()
@@ -156,7 +153,8 @@ func (s *Server) route(r *http.Request, body []byte, p Principal, c *Call) error
 	if _, ok := s.Services[c.Service]; !ok {
 		return Errorf("InvalidAction", "strato does not serve the AWS service %q on this endpoint.", c.Service)
 	}
-	if !globalServices[c.Service] && !s.KnownRegion(c.Region) {
+	// Global services (STS, IAM) answer in any region, but it must be one.
+	if !s.KnownRegion(c.Region) {
 		return &Error{Code: "AuthFailure", Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", c.Region), Status: http.StatusUnauthorized}
 	}
 	params, err := parseParams(r, body)

@@ -107,7 +107,7 @@ func (s *Service) describeKeyPairs(ctx context.Context, c *awsapi.EC2Call, in *e
 }
 
 func (s *Service) deleteKeyPair(ctx context.Context, c *awsapi.EC2Call, in *ec2api.DeleteKeyPairRequest) (*ec2api.DeleteKeyPairResult, error) {
-	if in.KeyName == nil && in.KeyPairId == nil {
+	if deref(in.KeyName) == "" && deref(in.KeyPairId) == "" {
 		return nil, missing("KeyName or KeyPairId")
 	}
 	id, err := s.cloud.DeleteKeyPair(ctx, scope(c), deref(in.KeyName), deref(in.KeyPairId))

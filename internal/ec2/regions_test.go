@@ -76,3 +76,23 @@ func TestTagsOnIDsOfEveryKind(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyNamesAreRefused(t *testing.T) {
+	d := newService(t)
+	cases := []struct {
+		action string
+		params []string
+		code   string
+	}{
+		{"DeleteTags", []string{"ResourceId.1", "key-0123456789abcdef0", "Tag.1.Key", ""}, "InvalidParameterValue"},
+		{"DeleteKeyPair", []string{"KeyName", ""}, "MissingParameter"},
+		{"DeleteKeyPair", []string{"KeyPairId", ""}, "MissingParameter"},
+		{"DeleteKeyPair", nil, "MissingParameter"},
+	}
+	for _, c := range cases {
+		_, err := callEC2(t, d, c.action, c.params...)
+		if e, _ := awsapi.AsError(err); err == nil || e.Code != c.code {
+			t.Errorf("%s %v: want %s, got %v", c.action, c.params, c.code, err)
+		}
+	}
+}

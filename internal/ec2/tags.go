@@ -37,6 +37,9 @@ func (s *Service) deleteTags(ctx context.Context, c *awsapi.EC2Call, in *ec2api.
 		if t.Key == nil {
 			return nil, awsapi.Errorf("MissingParameter", "The request must contain the parameter Tag.%d.Key", i+1)
 		}
+		if *t.Key == "" {
+			return nil, invalidValue("Tag key cannot be empty.")
+		}
 		sel = append(sel, cloud.TagSelector{Key: *t.Key, Value: t.Value})
 	}
 	return nil, s.cloud.DeleteTags(ctx, scope(c), in.Resources, sel)

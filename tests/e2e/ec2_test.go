@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -55,6 +56,8 @@ func TestRegionsAndZones(t *testing.T) {
 	}
 	nowhere := ec2.NewFromConfig(s.config(akid, secret, "xx-nowhere-1"))
 	_, err = nowhere.DescribeRegions(ctx(t), &ec2.DescribeRegionsInput{})
+	wantCode(t, err, "AuthFailure")
+	_, err = sts.NewFromConfig(s.config(akid, secret, "xx-nowhere-1")).GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{})
 	wantCode(t, err, "AuthFailure")
 
 	attrs, err := c.DescribeAccountAttributes(ctx(t), &ec2.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{"max-elastic-ips"}})
