@@ -1,26 +1,25 @@
 // Package paging implements EC2's MaxResults / NextToken pagination over a
 // slice sorted by a unique string key.
 //
-// Tokens are opaque to clients: base64url of (version, last key returned)
-// followed by an HMAC-SHA256 tag computed over the version, the request
-// scope and the key. A token therefore cannot be forged, edited, or replayed
-// against a different query (another operation, account, region or filter
-// set), and because it records the last key rather than an offset, resources
-// created or deleted between two calls neither repeat nor skip the surviving
-// items.
+// Tokens are opaque to clients: the last key returned, sealed with AES-256-GCM
+// under the installation's secret, with the version and the request scope as
+// associated data. A token therefore reveals nothing, and cannot be forged,
+// edited, or replayed against a different query (another operation, account,
+// region or filter set); and because it records the last key rather than an
+// offset, resources created or deleted between two calls neither repeat nor skip
+// the surviving items.
 package paging
 
 import (
-	"strato/internal/awserr"
-
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"hash"
 	"sort"
-	"sync"
+
+	"strato/internal/awserr"
 )
 
 // Error is the error type returned by this package.
@@ -86,66 +85,66 @@ type Request struct {
 
 // Codec signs and verifies tokens. It is safe for concurrent use.
 type Codec struct {
-	pool sync.Pool // of hash.Hash (HMAC-SHA256 with the secret)
+	aead cipher.AEAD // AES-256-GCM; safe for concurrent use
 }
 
-// NewCodec returns a Codec using secret as the HMAC key. Every process of a
-// deployment that may serve the next page must share the secret. An empty
-// secret is replaced by a random one (tokens then do not survive restarts).
+// NewCodec returns a Codec keyed by secret (any length; it is hashed to an AES-256
+// key). Every process of a deployment that may serve the next page must share the
+// secret. An empty secret is replaced by a random one (tokens then do not survive
+// restarts).
 func NewCodec(secret []byte) *Codec {
-	key := append([]byte(nil), secret...)
-	if len(key) == 0 {
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
 			panic("paging: no randomness for codec key: " + err.Error())
 		}
 	}
-	c := &Codec{}
-	c.pool.New = func() any { return hmac.New(sha256.New, key) }
-	return c
+	key := sha256.Sum256(secret)
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		panic("paging: " + err.Error())
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic("paging: " + err.Error())
+	}
+	return &Codec{aead: aead}
 }
 
-const (
-	tokenVersion = 1
-	macLen       = 16 // truncated HMAC-SHA256: 128-bit tag
-)
+const tokenVersion = 2
 
 var b64 = base64.RawURLEncoding
 
-func (c *Codec) mac(scope, key string) []byte {
-	h := c.pool.Get().(hash.Hash)
-	defer c.pool.Put(h)
-	h.Reset()
-	var n [binary.MaxVarintLen64]byte
-	h.Write([]byte{tokenVersion})
-	// Length-prefix the scope so (scope, key) boundaries are unambiguous.
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(scope)))])
-	h.Write([]byte(scope))
-	h.Write([]byte(key))
-	return h.Sum(nil)[:macLen]
+// associated binds a token to its version and scope.
+func associated(scope string) []byte {
+	return append([]byte{tokenVersion}, scope...)
 }
 
 // Encode returns the token meaning "continue after key" for scope.
 func (c *Codec) Encode(scope, key string) string {
-	raw := make([]byte, 0, 1+len(key)+macLen)
-	raw = append(raw, tokenVersion)
-	raw = append(raw, key...)
-	raw = append(raw, c.mac(scope, key)...)
+	ns := c.aead.NonceSize()
+	raw := make([]byte, 1+ns, 1+ns+len(key)+c.aead.Overhead())
+	raw[0] = tokenVersion
+	if _, err := rand.Read(raw[1 : 1+ns]); err != nil {
+		panic("paging: no randomness for a token nonce: " + err.Error())
+	}
+	raw = c.aead.Seal(raw, raw[1:1+ns], []byte(key), associated(scope))
 	return b64.EncodeToString(raw)
 }
 
-// Decode verifies token against scope and returns the key it continues
-// after. Any failure yields ErrInvalidToken.
+// Decode opens token for scope and returns the key it continues after. Any
+// failure yields ErrInvalidToken.
 func (c *Codec) Decode(scope, token string) (string, error) {
 	raw, err := b64.DecodeString(token)
-	if err != nil || len(raw) < 1+macLen || raw[0] != tokenVersion {
+	ns := c.aead.NonceSize()
+	if err != nil || len(raw) < 1+ns+c.aead.Overhead() || raw[0] != tokenVersion {
 		return "", ErrInvalidToken
 	}
-	key := string(raw[1 : len(raw)-macLen])
-	if !hmac.Equal(raw[len(raw)-macLen:], c.mac(scope, key)) {
+	key, err := c.aead.Open(nil, raw[1:1+ns], raw[1+ns:], associated(scope))
+	if err != nil {
 		return "", ErrInvalidToken
 	}
-	return key, nil
+	return string(key), nil
 }
 
 // Scope builds a Request.Scope from its parts (operation, account, region,

@@ -224,7 +224,7 @@ func TestScope(t *testing.T) {
 	}
 }
 
-func TestTokenIsOpaque(t *testing.T) {
+func TestTokenIsURLSafe(t *testing.T) {
 	tok := codec.Encode("s", "i-000123")
 	if strings.ContainsAny(tok, "+/=") {
 		t.Errorf("token %q is not URL-safe", tok)
@@ -263,5 +263,27 @@ func TestConcurrentCodec(t *testing.T) {
 	}
 	for g := 0; g < 4; g++ {
 		<-done
+	}
+}
+
+func TestTokensRevealNothing(t *testing.T) {
+	c := NewCodec([]byte("installation secret"))
+	key := "key-0123456789abcdef0\x00Environment"
+	tok := c.Encode("scope", key)
+	raw, err := b64.DecodeString(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "key-0123456789abcdef0") || strings.Contains(tok, "key-") {
+		t.Fatalf("token %q shows the key it continues after", tok)
+	}
+	if got, err := c.Decode("scope", tok); err != nil || got != key {
+		t.Fatalf("round trip: %q %v", got, err)
+	}
+	if tok == c.Encode("scope", key) {
+		t.Fatal("two tokens for the same key are identical: nonces are not fresh")
+	}
+	if _, err := NewCodec([]byte("another secret")).Decode("scope", tok); err == nil {
+		t.Fatal("a token opened under another secret")
 	}
 }
