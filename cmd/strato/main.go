@@ -4,6 +4,7 @@
 //	strato account create [--name N] [--data-dir DIR]
 //	strato account list [--data-dir DIR]
 //	strato env [--data-dir DIR] [--profile P]
+//	strato quota list|set --account ID [NAME VALUE|default]
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -33,6 +35,8 @@ Usage:
   strato account create [--name NAME] [--data-dir DIR]
   strato account list [--data-dir DIR]
   strato env [--data-dir DIR] [--profile PROFILE]
+  strato quota list --account ID [--data-dir DIR]
+  strato quota set --account ID [--data-dir DIR] NAME VALUE|default
 
 Run 'strato COMMAND --help' for a command's flags.
 `
@@ -50,6 +54,8 @@ func main() {
 		err = account(args)
 	case "env":
 		err = env(args)
+	case "quota":
+		err = quota(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -178,6 +184,50 @@ func account(args []string) error {
 		return w.Flush()
 	}
 	return fmt.Errorf("account: unknown subcommand %q (create or list)", args[0])
+}
+
+// quota shows and changes an account's quotas; a running strato applies a change to
+// its next request.
+func quota(args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "set") {
+		return fmt.Errorf("quota: say list or set")
+	}
+	fs, dir := newFlags("quota " + args[0])
+	accountID := fs.String("account", "", "the account (see strato account list)")
+	fs.Parse(args[1:])
+	if !cloud.ValidAccountID(*accountID) {
+		return fmt.Errorf("quota: --account must be a 12-digit account ID")
+	}
+	ctx := context.Background()
+	c, closeStore, err := server.OpenCloud(ctx, *dir, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if args[0] == "set" {
+		if fs.NArg() != 2 {
+			return fmt.Errorf("quota set: want NAME VALUE (a number, or default)")
+		}
+		value := int64(-1)
+		if fs.Arg(1) != "default" {
+			if value, err = strconv.ParseInt(fs.Arg(1), 10, 64); err != nil || value < 0 {
+				return fmt.Errorf("quota set: VALUE must be a number of at least 0, or default")
+			}
+		}
+		if err := c.SetQuota(ctx, *accountID, fs.Arg(0), value); err != nil {
+			return err
+		}
+	}
+	quotas, err := c.Quotas(ctx, *accountID)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintf(w, "%-28s %8s %8s  %s\n", "QUOTA", "VALUE", "DEFAULT", "DESCRIPTION")
+	for _, q := range quotas {
+		fmt.Fprintf(w, "%-28s %8d %8d  %s\n", q.Name, q.Value, q.Default, q.Description)
+	}
+	return w.Flush()
 }
 
 func env(args []string) error {

@@ -3,6 +3,7 @@ package cloud_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -156,5 +157,52 @@ func TestEnsureOperatorOnce(t *testing.T) {
 	}
 	if secret, acct, ok := c.LookupAccessKey(ctx, "AKIANOPE"); ok || secret != "" || acct != "" {
 		t.Fatal("unknown key found")
+	}
+}
+
+func TestKeyPairQuota(t *testing.T) {
+	c := cloudtest.New(t)
+	ctx := context.Background()
+	acct, _, err := c.CreateAccount(ctx, "", "quota")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := cloud.Scope{Account: acct.ID, Region: "us-east-1"}
+	pub := []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")
+	if err := c.SetQuota(ctx, acct.ID, cloud.QuotaKeyPairs, 2); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"", "", "ResourceLimitExceeded"} {
+		_, err := c.ImportKeyPair(ctx, scope, fmt.Sprintf("k%d", i), pub, nil)
+		if codeOf(err) != want || want == "" && err != nil {
+			t.Fatalf("key pair %d: got %v, want %q", i, err, want)
+		}
+	}
+	// Another region has its own count.
+	if _, err := c.ImportKeyPair(ctx, cloud.Scope{Account: acct.ID, Region: "eu-west-1"}, "k", pub, nil); err != nil {
+		t.Fatalf("other region: %v", err)
+	}
+	// Raised without a restart: the next request sees it.
+	if err := c.SetQuota(ctx, acct.ID, cloud.QuotaKeyPairs, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ImportKeyPair(ctx, scope, "k2", pub, nil); err != nil {
+		t.Fatalf("after raising the quota: %v", err)
+	}
+	qs, err := c.Quotas(ctx, acct.ID)
+	if err != nil || len(qs) == 0 || qs[0].Name != cloud.QuotaKeyPairs || qs[0].Value != 3 || !qs[0].Overridden {
+		t.Fatalf("quotas: %+v %v", qs, err)
+	}
+	if err := c.SetQuota(ctx, acct.ID, cloud.QuotaKeyPairs, -1); err != nil {
+		t.Fatal(err)
+	}
+	if qs, _ := c.Quotas(ctx, acct.ID); qs[0].Value != 5000 || qs[0].Overridden {
+		t.Fatalf("back to the default: %+v", qs[0])
+	}
+	if err := c.SetQuota(ctx, acct.ID, "unicorns", 1); err == nil {
+		t.Fatal("unknown quota accepted")
+	}
+	if err := c.SetQuota(ctx, "999999999999", cloud.QuotaKeyPairs, 1); err == nil {
+		t.Fatal("quota set for an account that does not exist")
 	}
 }

@@ -96,6 +96,9 @@ func (c *Cloud) insertKeyPair(ctx context.Context, s Scope, kp KeyPair, tags []T
 		return err
 	}
 	return c.update(ctx, func(tx store.Tx) error {
+		if err := checkCount(tx, s, KindKeyPair, QuotaKeyPairs); err != nil {
+			return err
+		}
 		err := tx.InsertResource(store.Resource{Scope: s, Kind: KindKeyPair, ID: kp.ID, Name: kp.Name, CreatedAt: kp.CreatedAt, Body: body})
 		if errors.Is(err, store.ErrConflict) {
 			return &DuplicateError{Kind: KindKeyPair, Name: kp.Name}

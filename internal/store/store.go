@@ -111,6 +111,16 @@ type Tx interface {
 	GetIdempotency(s Scope, action, token string) (IdempotencyRecord, error)
 	PutIdempotency(r IdempotencyRecord) error
 
+	// CountResources counts a kind's resources in scope.
+	CountResources(s Scope, kind string) (int, error)
+
+	// Quota overrides per account: GetQuota fails with ErrNotFound when the account
+	// uses the default; DeleteQuota returns it to the default.
+	GetQuota(account, name string) (int64, error)
+	PutQuota(account, name string, value int64) error
+	DeleteQuota(account, name string) error
+	ListQuotas(account string) (map[string]int64, error)
+
 	// GetSetting / PutSetting keep small installation-wide values (e.g. secrets).
 	GetSetting(key string) ([]byte, error)
 	PutSetting(key string, value []byte) error

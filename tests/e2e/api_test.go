@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -305,4 +306,22 @@ func TestDataFilesAreTheOwnersAlone(t *testing.T) {
 			t.Errorf("%s has mode %v: other users could read the secrets", e.Name(), info.Mode().Perm())
 		}
 	}
+}
+
+func TestQuotaChangeAppliesWithoutRestart(t *testing.T) {
+	s := startServer(t, "")
+	id, err := s.sts("default").GetCallerIdentity(ctx(t), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(stratoBin, "quota", "set", "--account", *id.Account, "--data-dir", s.dataDir, "key-pairs-per-region", "1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("quota set: %v\n%s", err, out)
+	}
+	c := s.ec2("default")
+	if _, err := c.CreateKeyPair(ctx(t), &ec2.CreateKeyPairInput{KeyName: aws.String("first"), KeyType: "ed25519"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateKeyPair(ctx(t), &ec2.CreateKeyPairInput{KeyName: aws.String("second"), KeyType: "ed25519"})
+	wantCode(t, err, "ResourceLimitExceeded")
 }

@@ -22,6 +22,11 @@ const (
 	qListResources    = `SELECT ` + resourceColumns + ` FROM resources WHERE account = ? AND region = ? AND kind = ? ORDER BY id`
 	qDeleteResource   = `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 
+	qCountResources   = `SELECT COUNT(*) FROM resources WHERE account = ? AND region = ? AND kind = ?`
+	qGetQuota         = `SELECT value FROM quotas WHERE account = ? AND name = ?`
+	qPutQuota         = `INSERT INTO quotas (account, name, value) VALUES (?, ?, ?) ON CONFLICT (account, name) DO UPDATE SET value = excluded.value`
+	qDeleteQuota      = `DELETE FROM quotas WHERE account = ? AND name = ?`
+	qListQuotas       = `SELECT name, value FROM quotas WHERE account = ? ORDER BY name`
 	qListTagsInScope  = `SELECT ` + tagColumns + ` FROM tags WHERE account = ? AND region = ?`
 	qTagsOrder        = ` ORDER BY resource_id, key`
 	qListTagsByKind   = `SELECT ` + tagColumns + ` FROM tags WHERE account = ? AND region = ? AND resource_kind = ?` + qTagsOrder
@@ -49,6 +54,7 @@ func preparedQueries() []string {
 	qs := []string{
 		qInsertAccount, qGetAccount, qListAccounts, qInsertAccessKey, qGetAccessKey,
 		qInsertResource, qUpdateResource, qGetResource, qGetResourceNamed, qFindResource, qListResources, qDeleteResource,
+		qCountResources, qGetQuota, qPutQuota, qDeleteQuota, qListQuotas,
 		qListTagsByKind, qPutTag, qDeleteTag, qDeleteAllTags, qGetIdempotency, qPutIdempotency, qGetSetting, qPutSetting,
 	}
 	for n := 0; n <= maxPreparedTagIDs; n++ {

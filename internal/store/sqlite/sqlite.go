@@ -175,6 +175,12 @@ var migrations = []string{
 		key TEXT PRIMARY KEY,
 		value BLOB NOT NULL
 	);`,
+	`CREATE TABLE quotas (
+		account TEXT NOT NULL,
+		name TEXT NOT NULL,
+		value INTEGER NOT NULL,
+		PRIMARY KEY (account, name)
+	);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -438,6 +444,46 @@ func (t *tx) PutIdempotency(r store.IdempotencyRecord) error {
 	_, err := t.exec(qPutIdempotency,
 		r.Account, r.Region, r.Action, r.Token, r.ParamsHash, r.Response, unix(r.CreatedAt))
 	return err
+}
+
+func (t *tx) CountResources(s store.Scope, kind string) (int, error) {
+	var n int
+	err := t.queryRow(qCountResources, s.Account, s.Region, kind).Scan(&n)
+	return n, err
+}
+
+func (t *tx) GetQuota(account, name string) (int64, error) {
+	var v int64
+	err := t.queryRow(qGetQuota, account, name).Scan(&v)
+	return v, notFound(err, "quota "+name)
+}
+
+func (t *tx) PutQuota(account, name string, value int64) error {
+	_, err := t.exec(qPutQuota, account, name, value)
+	return err
+}
+
+func (t *tx) DeleteQuota(account, name string) error {
+	_, err := t.exec(qDeleteQuota, account, name)
+	return err
+}
+
+func (t *tx) ListQuotas(account string) (map[string]int64, error) {
+	rows, err := t.query(qListQuotas, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var v int64
+		if err := rows.Scan(&name, &v); err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, rows.Err()
 }
 
 func (t *tx) GetSetting(key string) ([]byte, error) {

@@ -47,3 +47,53 @@ func TestReadOnlyTransactionsCannotWrite(t *testing.T) {
 		t.Fatal("a write inside View succeeded")
 	}
 }
+
+func TestUpgradeKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "strato.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.PutSetting("kept", []byte("yes")) }); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a database written by the first schema version.
+	if _, err := db.write.db.ExecContext(ctx, `DROP TABLE quotas; UPDATE schema_version SET version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("upgrading: %v", err)
+	}
+	defer db.Close()
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if v, err := tx.GetSetting("kept"); err != nil || string(v) != "yes" {
+			t.Fatalf("data lost in the upgrade: %q %v", v, err)
+		}
+		return tx.PutQuota("111122223333", "q", 1)
+	})
+	if err != nil {
+		t.Fatalf("the upgraded schema lacks quotas: %v", err)
+	}
+	var version int
+	db.write.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	if version != len(migrations) {
+		t.Fatalf("schema version %d, want %d", version, len(migrations))
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "strato.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.write.db.ExecContext(ctx, `UPDATE schema_version SET version = 999`)
+	db.Close()
+	if _, err := Open(ctx, path); err == nil {
+		t.Fatal("a database from a newer strato was opened")
+	}
+}

@@ -99,6 +99,47 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		}
 	})
 
+	t.Run("counts and quotas", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		mustUpdate(t, s, func(tx store.Tx) error {
+			for _, id := range []string{"key-1", "key-2", "key-3"} {
+				if err := tx.InsertResource(store.Resource{Scope: scope, Kind: "key-pair", ID: id, CreatedAt: now, Body: []byte("{}")}); err != nil {
+					return err
+				}
+			}
+			return tx.InsertResource(store.Resource{Scope: other, Kind: "key-pair", ID: "key-4", CreatedAt: now, Body: []byte("{}")})
+		})
+		mustUpdate(t, s, func(tx store.Tx) error {
+			if n, err := tx.CountResources(scope, "key-pair"); err != nil || n != 3 {
+				t.Fatalf("count: %d %v", n, err)
+			}
+			if _, err := tx.GetQuota(scope.Account, "vpcs-per-region"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("unset quota: %v", err)
+			}
+			if err := tx.PutQuota(scope.Account, "vpcs-per-region", 5); err != nil {
+				return err
+			}
+			if err := tx.PutQuota(scope.Account, "vpcs-per-region", 10); err != nil {
+				return err
+			}
+			if v, err := tx.GetQuota(scope.Account, "vpcs-per-region"); err != nil || v != 10 {
+				t.Fatalf("quota: %d %v", v, err)
+			}
+			if all, err := tx.ListQuotas(other.Account); err != nil || len(all) != 0 {
+				t.Fatalf("another account's quotas: %v %v", all, err)
+			}
+			if err := tx.DeleteQuota(scope.Account, "vpcs-per-region"); err != nil {
+				return err
+			}
+			all, err := tx.ListQuotas(scope.Account)
+			if err != nil || len(all) != 0 {
+				t.Fatalf("after delete: %v %v", all, err)
+			}
+			return nil
+		})
+	})
+
 	t.Run("rollback", func(t *testing.T) {
 		s := open(t)
 		defer s.Close()
