@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -26,6 +25,13 @@ type KeyPair struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	// Tags is filled when read.
 	Tags map[string]string `json:"-"`
+}
+
+var keyPairs = docKind[KeyPair]{
+	kind: KindKeyPair,
+	id:   func(k *KeyPair) string { return k.ID },
+	name: func(k *KeyPair) string { return k.Name },
+	tags: func(k *KeyPair) *map[string]string { return &k.Tags },
 }
 
 // CreatedKeyPair is a new key pair with its private key.
@@ -79,11 +85,12 @@ func (c *Cloud) ImportKeyPair(ctx context.Context, s Scope, name string, materia
 // unique index still decides under concurrency.
 func (c *Cloud) keyNameFree(ctx context.Context, s Scope, name string) error {
 	return c.view(ctx, func(tx store.Tx) error {
-		_, err := tx.GetResourceByName(s, KindKeyPair, name)
-		if err == nil {
+		_, err := keyPairs.getByName(tx, s, name)
+		var nf *NotFoundError
+		switch {
+		case err == nil:
 			return &DuplicateError{Kind: KindKeyPair, Name: name}
-		}
-		if errors.Is(err, store.ErrNotFound) {
+		case errors.As(err, &nf):
 			return nil
 		}
 		return err
@@ -91,31 +98,12 @@ func (c *Cloud) keyNameFree(ctx context.Context, s Scope, name string) error {
 }
 
 func (c *Cloud) insertKeyPair(ctx context.Context, s Scope, kp KeyPair, tags []Tag) error {
-	body, err := json.Marshal(kp)
-	if err != nil {
-		return err
-	}
 	return c.update(ctx, func(tx store.Tx) error {
 		if err := checkCount(tx, s, KindKeyPair, QuotaKeyPairs); err != nil {
 			return err
 		}
-		err := tx.InsertResource(store.Resource{Scope: s, Kind: KindKeyPair, ID: kp.ID, Name: kp.Name, CreatedAt: kp.CreatedAt, Body: body})
-		if errors.Is(err, store.ErrConflict) {
-			return &DuplicateError{Kind: KindKeyPair, Name: kp.Name}
-		}
-		if err != nil {
-			return err
-		}
-		return putTags(tx, s, kp.ID, KindKeyPair, tags)
+		return keyPairs.insert(tx, s, &kp, kp.CreatedAt, tags)
 	})
-}
-
-func tagMap(tags []Tag) map[string]string {
-	m := make(map[string]string, len(tags))
-	for _, t := range tags {
-		m[t.Key] = t.Value
-	}
-	return m
 }
 
 var keyPairFields = filter.Fields[KeyPair]{
@@ -137,87 +125,38 @@ func (c *Cloud) DescribeKeyPairs(ctx context.Context, s Scope, q KeyPairQuery) (
 	if err != nil {
 		return nil, err
 	}
-	var out []KeyPair
-	err = c.view(ctx, func(tx store.Tx) error {
-		rows, err := keyPairRows(tx, s, q)
-		if err != nil {
-			return err
-		}
-		tags, err := tagsOf(tx, s, KindKeyPair, rows, len(q.Names) == 0 && len(q.IDs) == 0)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			var kp KeyPair
-			if err := json.Unmarshal(r.Body, &kp); err != nil {
-				return fmt.Errorf("key pair %s: %w", r.ID, err)
-			}
-			kp.Tags = tags[kp.ID]
-			if m.Match(kp) {
-				out = append(out, kp)
-			}
-		}
-		return nil
-	})
+	var list []KeyPair
+	if err := c.view(ctx, func(tx store.Tx) error {
+		list, err = keyPairs.load(tx, s, q.IDs, q.Names)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	out := m.Filter(list)
 	sortByUniqueKey(out, func(k KeyPair) string { return k.Name })
-	return out, err
-}
-
-// keyPairRows reads the key pairs a query names, or all of them.
-func keyPairRows(tx store.Tx, s Scope, q KeyPairQuery) ([]store.Resource, error) {
-	if len(q.Names) == 0 && len(q.IDs) == 0 {
-		return tx.ListResources(s, KindKeyPair)
-	}
-	seen := map[string]bool{}
-	var rows []store.Resource
-	add := func(r store.Resource) {
-		if !seen[r.ID] {
-			seen[r.ID] = true
-			rows = append(rows, r)
-		}
-	}
-	for _, name := range q.Names {
-		r, err := tx.GetResourceByName(s, KindKeyPair, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, &NotFoundError{Kind: KindKeyPair, ID: name, ByName: true}
-		}
-		if err != nil {
-			return nil, err
-		}
-		add(r)
-	}
-	for _, id := range q.IDs {
-		r, err := tx.GetResource(s, KindKeyPair, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, &NotFoundError{Kind: KindKeyPair, ID: id}
-		}
-		if err != nil {
-			return nil, err
-		}
-		add(r)
-	}
-	return rows, nil
+	return out, nil
 }
 
 // DeleteKeyPair deletes by name or ID. Deleting a key pair that does not exist
 // succeeds, as on AWS; the ID of a deleted key pair is returned.
 func (c *Cloud) DeleteKeyPair(ctx context.Context, s Scope, name, id string) (deletedID string, err error) {
 	err = c.update(ctx, func(tx store.Tx) error {
-		var r store.Resource
+		var kp KeyPair
 		var err error
 		if id != "" {
-			r, err = tx.GetResource(s, KindKeyPair, id)
+			kp, err = keyPairs.get(tx, s, id)
 		} else {
-			r, err = tx.GetResourceByName(s, KindKeyPair, name)
+			kp, err = keyPairs.getByName(tx, s, name)
 		}
-		if errors.Is(err, store.ErrNotFound) {
+		var nf *NotFoundError
+		if errors.As(err, &nf) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		deletedID = r.ID
-		return tx.DeleteResource(s, KindKeyPair, r.ID)
+		deletedID = kp.ID
+		return keyPairs.remove(tx, s, kp.ID)
 	})
 	return deletedID, err
 }

@@ -312,6 +312,15 @@ func tagsOf(tx store.Tx, s Scope, kind string, rows []store.Resource, all bool) 
 	return out, nil
 }
 
+// tagMap turns a tag list into a map.
+func tagMap(tags []Tag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
 // SortedTags returns a tag map as a list ordered by key.
 func SortedTags(m map[string]string) []Tag {
 	out := make([]Tag, 0, len(m))

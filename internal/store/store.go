@@ -93,8 +93,6 @@ type Tx interface {
 	UpdateResource(r Resource) error
 	GetResource(s Scope, kind, id string) (Resource, error)
 	GetResourceByName(s Scope, kind, name string) (Resource, error)
-	// FindResource looks an ID up across kinds (tags name resources by ID alone).
-	FindResource(s Scope, id string) (Resource, error)
 	// ListResources returns a kind's resources ordered by ID.
 	ListResources(s Scope, kind string) ([]Resource, error)
 	// DeleteResource removes a resource and its tags.

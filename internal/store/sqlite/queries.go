@@ -18,7 +18,6 @@ const (
 	qUpdateResource   = `UPDATE resources SET body = ?, name = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 	qGetResource      = `SELECT ` + resourceColumns + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 	qGetResourceNamed = `SELECT ` + resourceColumns + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND name = ?`
-	qFindResource     = `SELECT ` + resourceColumns + ` FROM resources WHERE account = ? AND region = ? AND id = ?`
 	qListResources    = `SELECT ` + resourceColumns + ` FROM resources WHERE account = ? AND region = ? AND kind = ? ORDER BY id`
 	qDeleteResource   = `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 
@@ -53,7 +52,7 @@ func listTagsQuery(n int) string {
 func preparedQueries() []string {
 	qs := []string{
 		qInsertAccount, qGetAccount, qListAccounts, qInsertAccessKey, qGetAccessKey,
-		qInsertResource, qUpdateResource, qGetResource, qGetResourceNamed, qFindResource, qListResources, qDeleteResource,
+		qInsertResource, qUpdateResource, qGetResource, qGetResourceNamed, qListResources, qDeleteResource,
 		qCountResources, qGetQuota, qPutQuota, qDeleteQuota, qListQuotas,
 		qListTagsByKind, qPutTag, qDeleteTag, qDeleteAllTags, qGetIdempotency, qPutIdempotency, qGetSetting, qPutSetting,
 	}

@@ -357,11 +357,6 @@ func (t *tx) GetResourceByName(s store.Scope, kind, name string) (store.Resource
 	return r, notFound(err, kind+" named "+name)
 }
 
-func (t *tx) FindResource(s store.Scope, id string) (store.Resource, error) {
-	r, err := scanResource(t.queryRow(qFindResource, s.Account, s.Region, id))
-	return r, notFound(err, id)
-}
-
 func (t *tx) ListResources(s store.Scope, kind string) ([]store.Resource, error) {
 	rows, err := t.query(qListResources, s.Account, s.Region, kind)
 	if err != nil {
