@@ -25,6 +25,7 @@ func New(c *cloud.Cloud) *awsapi.EC2 {
 	s.registerKeyPairs(d)
 	s.registerTags(d)
 	s.registerInstanceTypes(d)
+	s.registerVPCs(d)
 	return d
 }
 

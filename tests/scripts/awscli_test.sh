@@ -389,6 +389,25 @@ test_describe_instance_type_offerings() {
 	for z in $out; do [[ $z == us-east-1? ]] || fail "location $z" || return 1; done
 }
 
+# ---------------------------------------------------------------- VPCs
+
+test_vpc_lifecycle() {
+	local vpc out
+	vpc=$(awsx ec2 create-vpc --cidr-block 10.30.0.0/16 --tag-specifications 'ResourceType=vpc,Tags=[{Key=Name,Value=cli}]' \
+		--query Vpc.VpcId --output text) || fail "create-vpc exit $?: $(head -c 300 "$ERR")" || return 1
+	out=$(awsx ec2 describe-vpcs --filters Name=tag:Name,Values=cli --query 'Vpcs[].[VpcId,CidrBlock,State]' --output text) ||
+		fail "describe-vpcs exit $?" || return 1
+	[[ $out == "$vpc"$'\t'"10.30.0.0/16"$'\t'"available" ]] || fail "described as '$out'" || return 1
+	awsx ec2 create-vpc --cidr-block 10.0.0.0/15 >/dev/null
+	expect_error $? InvalidVpc.Range || return 1
+	awsx ec2 modify-vpc-attribute --vpc-id "$vpc" --enable-dns-hostnames '{"Value":true}' || fail "modify exit $?" || return 1
+	out=$(awsx ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsHostnames --query EnableDnsHostnames.Value --output text)
+	[[ $out == True ]] || fail "enableDnsHostnames is '$out'" || return 1
+	awsx ec2 delete-vpc --vpc-id "$vpc" || fail "delete exit $?" || return 1
+	awsx ec2 describe-vpcs --vpc-ids "$vpc" >/dev/null
+	expect_error $? InvalidVpcID.NotFound
+}
+
 # ---------------------------------------------------------------- documented commands
 
 # The command the credentials file is made for: no region configured anywhere (the
@@ -446,6 +465,7 @@ CHECKS=(
 	test_sts_get_caller_identity
 	test_describe_instance_types
 	test_describe_instance_type_offerings
+	test_vpc_lifecycle
 	test_credentials_file_alone
 	test_readme_example
 )

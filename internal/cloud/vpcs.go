@@ -1,0 +1,230 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"strato/internal/cloud/filter"
+	"strato/internal/cloud/ipam"
+	"strato/internal/store"
+)
+
+// KindVPC is the resource type of VPCs.
+const KindVPC = "vpc"
+
+// VPC is a virtual private cloud.
+type VPC struct {
+	ID              string                 `json:"id"`
+	OwnerID         string                 `json:"ownerId"`
+	CIDRBlocks      []CIDRBlockAssociation `json:"cidrBlocks"` // the first is the primary
+	InstanceTenancy string                 `json:"instanceTenancy"`
+	IsDefault       bool                   `json:"isDefault"`
+	// DHCPOptionsID is "default" until DHCP options sets exist.
+	DHCPOptionsID      string `json:"dhcpOptionsId"`
+	EnableDNSSupport   bool   `json:"enableDnsSupport"`
+	EnableDNSHostnames bool   `json:"enableDnsHostnames"`
+	// EnableNAUMetrics is enableNetworkAddressUsageMetrics.
+	EnableNAUMetrics bool      `json:"enableNauMetrics"`
+	CreatedAt        time.Time `json:"createdAt"`
+	// Tags is filled when read.
+	Tags map[string]string `json:"-"`
+}
+
+// CIDRBlockAssociation is one IPv4 block of a VPC.
+type CIDRBlockAssociation struct {
+	AssociationID string `json:"associationId"`
+	CIDR          string `json:"cidr"`
+	State         string `json:"state"`
+}
+
+// State is always "available": creation is synchronous in strato.
+func (v *VPC) State() string { return "available" }
+
+var vpcs = docKind[VPC]{
+	kind: KindVPC,
+	id:   func(v *VPC) string { return v.ID },
+	tags: func(v *VPC) *map[string]string { return &v.Tags },
+}
+
+// Quota names for VPCs.
+const QuotaVPCs = "vpcs-per-region"
+
+func init() {
+	quotaDefs[QuotaVPCs] = QuotaDef{
+		Name:        QuotaVPCs,
+		Description: "VPCs per Region",
+		Default:     5,
+		Code:        "VpcLimitExceeded",
+		Message:     "The maximum number of VPCs has been reached (%d).",
+	}
+}
+
+// Instance tenancies a VPC can have.
+var vpcTenancies = map[string]bool{"default": true, "dedicated": true}
+
+// CreateVPC makes a VPC with one IPv4 block.
+func (c *Cloud) CreateVPC(ctx context.Context, s Scope, cidr, tenancy string, tags []Tag) (VPC, error) {
+	block, err := ipam.ParseVPCCIDR(cidr)
+	if err != nil {
+		return VPC{}, err
+	}
+	if tenancy == "" {
+		tenancy = "default"
+	}
+	if !vpcTenancies[tenancy] {
+		return VPC{}, errorf("InvalidParameterValue", "Value (%s) for parameter instanceTenancy is invalid. Valid values are: default, dedicated", tenancy)
+	}
+	if err := ValidateTags(tags); err != nil {
+		return VPC{}, err
+	}
+	v := VPC{
+		ID:              NewID("vpc"),
+		OwnerID:         s.Account,
+		CIDRBlocks:      []CIDRBlockAssociation{{AssociationID: NewID("vpc-cidr-assoc"), CIDR: block.String(), State: "associated"}},
+		InstanceTenancy: tenancy,
+		DHCPOptionsID:   "default",
+		// AWS's defaults for a VPC that is not the default VPC.
+		EnableDNSSupport: true,
+		CreatedAt:        c.clock.Now(),
+	}
+	err = c.update(ctx, func(tx store.Tx) error {
+		if err := checkCount(tx, s, KindVPC, QuotaVPCs); err != nil {
+			return err
+		}
+		return vpcs.insert(tx, s, &v, v.CreatedAt, tags)
+	})
+	v.Tags = tagMap(tags)
+	return v, err
+}
+
+var vpcFields = filter.Fields[VPC]{
+	"cidr": func(v VPC) []string { return []string{v.CIDRBlocks[0].CIDR} },
+	"cidr-block-association.cidr-block": func(v VPC) []string {
+		return blockValues(v, func(b CIDRBlockAssociation) string { return b.CIDR })
+	},
+	"cidr-block-association.association-id": func(v VPC) []string {
+		return blockValues(v, func(b CIDRBlockAssociation) string { return b.AssociationID })
+	},
+	"cidr-block-association.state": func(v VPC) []string {
+		return blockValues(v, func(b CIDRBlockAssociation) string { return b.State })
+	},
+	"dhcp-options-id": func(v VPC) []string { return []string{v.DHCPOptionsID} },
+	// strato has no IPv6 blocks yet: these filters match nothing.
+	"ipv6-cidr-block-association.ipv6-cidr-block": func(VPC) []string { return nil },
+	"ipv6-cidr-block-association.ipv6-pool":       func(VPC) []string { return nil },
+	"ipv6-cidr-block-association.association-id":  func(VPC) []string { return nil },
+	"ipv6-cidr-block-association.state":           func(VPC) []string { return nil },
+	"is-default":                                  func(v VPC) []string { return []string{strconv.FormatBool(v.IsDefault)} },
+	"owner-id":                                    func(v VPC) []string { return []string{v.OwnerID} },
+	"state":                                       func(v VPC) []string { return []string{v.State()} },
+	"vpc-id":                                      func(v VPC) []string { return []string{v.ID} },
+}
+
+func blockValues(v VPC, field func(CIDRBlockAssociation) string) []string {
+	out := make([]string, len(v.CIDRBlocks))
+	for i, b := range v.CIDRBlocks {
+		out[i] = field(b)
+	}
+	return out
+}
+
+// DescribeVPCs lists VPCs by ID (each must exist) or all of them, filtered and
+// paginated (MaxResults 5..1000), ordered by ID.
+func (c *Cloud) DescribeVPCs(ctx context.Context, s Scope, ids []string, filters []filter.Filter, page Page) ([]VPC, string, error) {
+	m, err := filter.Compile(filters, vpcFields, func(v VPC) map[string]string { return v.Tags })
+	if err != nil {
+		return nil, "", err
+	}
+	var list []VPC
+	if err := c.view(ctx, func(tx store.Tx) error {
+		list, err = vpcs.load(tx, s, ids, nil)
+		return err
+	}); err != nil {
+		return nil, "", err
+	}
+	out := m.Filter(list)
+	sortByUniqueKey(out, func(v VPC) string { return v.ID })
+	return PageOf(c, s, "DescribeVpcs", filters, page, 5, 1000, out, func(v VPC) string { return v.ID })
+}
+
+// vpcDependents are the kinds whose resources keep a VPC from being deleted. Each
+// resource issue adds the kinds that belong to a VPC.
+var vpcDependents []func(tx store.Tx, s Scope, vpcID string) (bool, error)
+
+// DeleteVPC deletes an empty VPC.
+func (c *Cloud) DeleteVPC(ctx context.Context, s Scope, id string) error {
+	return c.update(ctx, func(tx store.Tx) error {
+		if _, err := vpcs.get(tx, s, id); err != nil {
+			return err
+		}
+		for _, inUse := range vpcDependents {
+			busy, err := inUse(tx, s, id)
+			if err != nil {
+				return err
+			}
+			if busy {
+				return errorf("DependencyViolation", "The vpc '%s' has dependencies and cannot be deleted.", id)
+			}
+		}
+		return vpcs.remove(tx, s, id)
+	})
+}
+
+// VPC attribute names, as DescribeVpcAttribute spells them.
+const (
+	VPCAttrDNSSupport   = "enableDnsSupport"
+	VPCAttrDNSHostnames = "enableDnsHostnames"
+	VPCAttrNAUMetrics   = "enableNetworkAddressUsageMetrics"
+)
+
+// VPCAttribute reads one VPC attribute.
+func (c *Cloud) VPCAttribute(ctx context.Context, s Scope, id, attr string) (bool, error) {
+	var v VPC
+	err := c.view(ctx, func(tx store.Tx) error {
+		var err error
+		v, err = vpcs.get(tx, s, id)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	switch attr {
+	case VPCAttrDNSSupport:
+		return v.EnableDNSSupport, nil
+	case VPCAttrDNSHostnames:
+		return v.EnableDNSHostnames, nil
+	case VPCAttrNAUMetrics:
+		return v.EnableNAUMetrics, nil
+	}
+	return false, errorf("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Valid values are: %s, %s, %s", attr, VPCAttrDNSSupport, VPCAttrDNSHostnames, VPCAttrNAUMetrics)
+}
+
+// SetVPCAttribute changes one VPC attribute. DNS hostnames need DNS support, and
+// DNS support cannot be turned off while hostnames are on, as on AWS.
+func (c *Cloud) SetVPCAttribute(ctx context.Context, s Scope, id, attr string, value bool) error {
+	return c.update(ctx, func(tx store.Tx) error {
+		v, err := vpcs.get(tx, s, id)
+		if err != nil {
+			return err
+		}
+		switch attr {
+		case VPCAttrDNSSupport:
+			if !value && v.EnableDNSHostnames {
+				return errorf("InvalidParameterValue", "Cannot disable DNS support while DNS hostnames are enabled for VPC %s; disable enableDnsHostnames first.", id)
+			}
+			v.EnableDNSSupport = value
+		case VPCAttrDNSHostnames:
+			if value && !v.EnableDNSSupport {
+				return errorf("InvalidParameterValue", "Cannot enable DNS hostnames for VPC %s while DNS support is disabled.", id)
+			}
+			v.EnableDNSHostnames = value
+		case VPCAttrNAUMetrics:
+			v.EnableNAUMetrics = value
+		default:
+			return fmt.Errorf("unknown VPC attribute %q", attr)
+		}
+		return vpcs.update(tx, s, &v)
+	})
+}
