@@ -26,6 +26,7 @@ func New(c *cloud.Cloud) *awsapi.EC2 {
 	s.registerTags(d)
 	s.registerInstanceTypes(d)
 	s.registerVPCs(d)
+	s.registerSubnets(d)
 	return d
 }
 

@@ -403,6 +403,16 @@ test_vpc_lifecycle() {
 	awsx ec2 modify-vpc-attribute --vpc-id "$vpc" --enable-dns-hostnames '{"Value":true}' || fail "modify exit $?" || return 1
 	out=$(awsx ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsHostnames --query EnableDnsHostnames.Value --output text)
 	[[ $out == True ]] || fail "enableDnsHostnames is '$out'" || return 1
+	local subnet
+	subnet=$(awsx ec2 create-subnet --vpc-id "$vpc" --cidr-block 10.30.1.0/24 --availability-zone us-east-1a \
+		--query Subnet.SubnetId --output text) || fail "create-subnet exit $?: $(head -c 300 "$ERR")" || return 1
+	out=$(awsx ec2 describe-subnets --filters "Name=vpc-id,Values=$vpc" --query 'Subnets[].[CidrBlock,AvailableIpAddressCount,AvailabilityZone]' --output text)
+	[[ $out == "10.30.1.0/24"$'\t'"251"$'\t'"us-east-1a" ]] || fail "subnet described as '$out'" || return 1
+	awsx ec2 create-subnet --vpc-id "$vpc" --cidr-block 10.30.1.128/25 >/dev/null
+	expect_error $? InvalidSubnet.Conflict || return 1
+	awsx ec2 delete-vpc --vpc-id "$vpc" >/dev/null
+	expect_error $? DependencyViolation || return 1
+	awsx ec2 delete-subnet --subnet-id "$subnet" || fail "delete-subnet exit $?" || return 1
 	awsx ec2 delete-vpc --vpc-id "$vpc" || fail "delete exit $?" || return 1
 	awsx ec2 describe-vpcs --vpc-ids "$vpc" >/dev/null
 	expect_error $? InvalidVpcID.NotFound

@@ -1,0 +1,250 @@
+package cloud
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"strato/internal/catalog"
+	"strato/internal/cloud/filter"
+	"strato/internal/cloud/ipam"
+	"strato/internal/store"
+)
+
+// KindSubnet is the resource type of subnets.
+const KindSubnet = "subnet"
+
+// Subnet is a range of a VPC's addresses in one availability zone.
+type Subnet struct {
+	ID                          string    `json:"id"`
+	VpcID                       string    `json:"vpcId"`
+	OwnerID                     string    `json:"ownerId"`
+	Region                      string    `json:"region"`
+	CIDR                        string    `json:"cidr"`
+	AvailabilityZone            string    `json:"availabilityZone"`
+	AvailabilityZoneID          string    `json:"availabilityZoneId"`
+	MapPublicIPOnLaunch         bool      `json:"mapPublicIpOnLaunch"`
+	DefaultForAZ                bool      `json:"defaultForAz"`
+	AssignIPv6AddressOnCreation bool      `json:"assignIpv6AddressOnCreation"`
+	CreatedAt                   time.Time `json:"createdAt"`
+	// Addresses are the subnet's private addresses: the five AWS reserves are never
+	// handed out, and AvailableIPAddressCount is exact.
+	Addresses *ipam.Pool `json:"addresses"`
+	// Tags is filled when read.
+	Tags map[string]string `json:"-"`
+}
+
+// State is always "available": creation is synchronous in strato.
+func (s *Subnet) State() string { return "available" }
+
+// ARN is the subnet's Amazon Resource Name.
+func (s *Subnet) ARN() string {
+	return "arn:aws:ec2:" + s.Region + ":" + s.OwnerID + ":subnet/" + s.ID
+}
+
+// AvailableIPAddressCount is what DescribeSubnets reports.
+func (s *Subnet) AvailableIPAddressCount() int { return s.Addresses.Available() }
+
+var subnets = docKind[Subnet]{
+	kind: KindSubnet,
+	id:   func(s *Subnet) string { return s.ID },
+	tags: func(s *Subnet) *map[string]string { return &s.Tags },
+}
+
+// Quota names for subnets.
+const QuotaSubnets = "subnets-per-vpc"
+
+func init() {
+	quotaDefs[QuotaSubnets] = QuotaDef{
+		Name:        QuotaSubnets,
+		Description: "Subnets per VPC",
+		Default:     200,
+		Code:        "SubnetLimitExceeded",
+		Message:     "The maximum number of subnets per VPC has been reached (%d).",
+	}
+	vpcDependents = append(vpcDependents, func(tx store.Tx, s Scope, vpcID string) (bool, error) {
+		in, err := subnetsOfVPC(tx, s, vpcID)
+		return len(in) > 0, err
+	})
+}
+
+// subnetsOfVPC reads the subnets of one VPC.
+func subnetsOfVPC(tx store.Tx, s Scope, vpcID string) ([]Subnet, error) {
+	all, err := subnets.load(tx, s, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, sn := range all {
+		if sn.VpcID == vpcID {
+			out = append(out, sn)
+		}
+	}
+	return out, nil
+}
+
+// SubnetRequest is what CreateSubnet asks for.
+type SubnetRequest struct {
+	VpcID              string
+	CIDR               string
+	AvailabilityZone   string
+	AvailabilityZoneID string
+	Tags               []Tag
+}
+
+// CreateSubnet makes a subnet inside one of a VPC's blocks, in one zone of the region.
+func (c *Cloud) CreateSubnet(ctx context.Context, s Scope, req SubnetRequest) (Subnet, error) {
+	if err := ValidateTags(req.Tags); err != nil {
+		return Subnet{}, err
+	}
+	zone, err := subnetZone(s.Region, req.AvailabilityZone, req.AvailabilityZoneID)
+	if err != nil {
+		return Subnet{}, err
+	}
+	var sn Subnet
+	err = c.update(ctx, func(tx store.Tx) error {
+		vpc, err := vpcs.get(tx, s, req.VpcID)
+		if err != nil {
+			return err
+		}
+		siblings, err := subnetsOfVPC(tx, s, vpc.ID)
+		if err != nil {
+			return err
+		}
+		limit, err := quota(tx, s.Account, QuotaSubnets)
+		if err != nil {
+			return err
+		}
+		if int64(len(siblings)) >= limit {
+			def := quotaDefs[QuotaSubnets]
+			return errorf(def.Code, def.Message, limit)
+		}
+		var blocks, taken []netip.Prefix
+		for _, b := range vpc.CIDRBlocks {
+			blocks = append(blocks, netip.MustParsePrefix(b.CIDR))
+		}
+		for _, sib := range siblings {
+			taken = append(taken, netip.MustParsePrefix(sib.CIDR))
+		}
+		prefix, err := ipam.ParseSubnetCIDR(req.CIDR, blocks, taken)
+		if err != nil {
+			return err
+		}
+		sn = Subnet{
+			ID: NewID("subnet"), VpcID: vpc.ID, OwnerID: s.Account, Region: s.Region, CIDR: prefix.String(),
+			AvailabilityZone: zone.ZoneName, AvailabilityZoneID: zone.ZoneId,
+			CreatedAt: c.clock.Now(), Addresses: ipam.NewPool(prefix),
+		}
+		return subnets.insert(tx, s, &sn, sn.CreatedAt, req.Tags)
+	})
+	sn.Tags = tagMap(req.Tags)
+	return sn, err
+}
+
+// subnetZone resolves the zone a subnet goes in: the one named (by name or ID, not
+// both), or the region's first zone.
+func subnetZone(region, name, id string) (catalog.Zone, error) {
+	r, _ := catalog.LookupRegion(region)
+	if name != "" && id != "" {
+		return catalog.Zone{}, errorf("InvalidParameterCombination", "Only one of availabilityZone and availabilityZoneId may be given.")
+	}
+	if name == "" && id == "" {
+		return r.Zones[0], nil
+	}
+	var names []string
+	for _, z := range r.Zones {
+		if z.ZoneName == name || z.ZoneId == id {
+			return z, nil
+		}
+		names = append(names, z.ZoneName)
+	}
+	param, value := "availabilityZone", name
+	if id != "" {
+		param, value = "availabilityZoneId", id
+	}
+	return catalog.Zone{}, errorf("InvalidParameterValue", "Value (%s) for parameter %s is invalid. Subnets can currently only be created in the following availability zones: %s.", value, param, strings.Join(names, ", "))
+}
+
+func boolField(b bool) []string { return []string{strconv.FormatBool(b)} }
+
+var subnetFields = func() filter.Fields[Subnet] {
+	f := filter.Fields[Subnet]{
+		"availability-zone":          func(s Subnet) []string { return []string{s.AvailabilityZone} },
+		"availability-zone-id":       func(s Subnet) []string { return []string{s.AvailabilityZoneID} },
+		"available-ip-address-count": func(s Subnet) []string { return []string{strconv.Itoa(s.AvailableIPAddressCount())} },
+		"cidr-block":                 func(s Subnet) []string { return []string{s.CIDR} },
+		"default-for-az":             func(s Subnet) []string { return boolField(s.DefaultForAZ) },
+		"map-public-ip-on-launch":    func(s Subnet) []string { return boolField(s.MapPublicIPOnLaunch) },
+		"owner-id":                   func(s Subnet) []string { return []string{s.OwnerID} },
+		"state":                      func(s Subnet) []string { return []string{s.State()} },
+		"subnet-arn":                 func(s Subnet) []string { return []string{s.ARN()} },
+		"subnet-id":                  func(s Subnet) []string { return []string{s.ID} },
+		"vpc-id":                     func(s Subnet) []string { return []string{s.VpcID} },
+		"ipv6-native":                func(s Subnet) []string { return boolField(false) },
+		"enable-dns64":               func(s Subnet) []string { return boolField(false) },
+		// Not modelled yet (no IPv6 blocks, Outposts, customer-owned pools or
+		// local network interfaces): these match nothing.
+		"customer-owned-ipv4-pool":                    func(Subnet) []string { return nil },
+		"enable-lni-at-device-index":                  func(Subnet) []string { return nil },
+		"ipv6-cidr-block-association.ipv6-cidr-block": func(Subnet) []string { return nil },
+		"ipv6-cidr-block-association.association-id":  func(Subnet) []string { return nil },
+		"ipv6-cidr-block-association.state":           func(Subnet) []string { return nil },
+		"map-customer-owned-ip-on-launch":             func(Subnet) []string { return boolField(false) },
+		"outpost-arn":                                 func(Subnet) []string { return nil },
+	}
+	// The older spellings AWS still accepts.
+	f["availabilityZone"] = f["availability-zone"]
+	f["availabilityZoneId"] = f["availability-zone-id"]
+	f["cidr"] = f["cidr-block"]
+	f["cidrBlock"] = f["cidr-block"]
+	f["defaultForAz"] = f["default-for-az"]
+	return f
+}()
+
+// DescribeSubnets lists subnets by ID (each must exist) or all of them, filtered and
+// paginated (MaxResults 5..1000), ordered by ID.
+func (c *Cloud) DescribeSubnets(ctx context.Context, s Scope, ids []string, filters []filter.Filter, page Page) ([]Subnet, string, error) {
+	m, err := filter.Compile(filters, subnetFields, func(sn Subnet) map[string]string { return sn.Tags })
+	if err != nil {
+		return nil, "", err
+	}
+	var list []Subnet
+	if err := c.view(ctx, func(tx store.Tx) error {
+		list, err = subnets.load(tx, s, ids, nil)
+		return err
+	}); err != nil {
+		return nil, "", err
+	}
+	out := m.Filter(list)
+	sortByUniqueKey(out, func(sn Subnet) string { return sn.ID })
+	return PageOf(c, s, "DescribeSubnets", filters, page, 5, 1000, out, func(sn Subnet) string { return sn.ID })
+}
+
+// DeleteSubnet deletes a subnet that holds no network interfaces.
+func (c *Cloud) DeleteSubnet(ctx context.Context, s Scope, id string) error {
+	return c.update(ctx, func(tx store.Tx) error {
+		sn, err := subnets.get(tx, s, id)
+		if err != nil {
+			return err
+		}
+		if sn.Addresses.Available() != ipam.NewPool(sn.Addresses.Subnet()).Available() {
+			return errorf("DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.", id)
+		}
+		return subnets.remove(tx, s, id)
+	})
+}
+
+// SetSubnetMapPublicIPOnLaunch changes whether instances launched in the subnet get
+// a public address.
+func (c *Cloud) SetSubnetMapPublicIPOnLaunch(ctx context.Context, s Scope, id string, value bool) error {
+	return c.update(ctx, func(tx store.Tx) error {
+		sn, err := subnets.get(tx, s, id)
+		if err != nil {
+			return err
+		}
+		sn.MapPublicIPOnLaunch = value
+		return subnets.update(tx, s, &sn)
+	})
+}
