@@ -1,11 +1,13 @@
 package cloud
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"strato/internal/cloud/filter"
 	"strato/internal/store"
 )
 
@@ -156,4 +158,25 @@ func (k docKind[T]) load(tx store.Tx, s Scope, ids, names []string) ([]T, error)
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// describe is the Describe call of a kind whose resources are listed by ID: the
+// named ones (each must exist) or all, filtered with the kind's filters and tags,
+// ordered by ID and paginated with MaxResults between min and max.
+func describe[T any](ctx context.Context, c *Cloud, s Scope, k docKind[T], op string, fields filter.Fields[T], ids []string, filters []filter.Filter, page Page, min, max int32) ([]T, string, error) {
+	m, err := filter.Compile(filters, fields, func(v T) map[string]string { return *k.tags(&v) })
+	if err != nil {
+		return nil, "", err
+	}
+	var list []T
+	if err := c.view(ctx, func(tx store.Tx) error {
+		list, err = k.load(tx, s, ids, nil)
+		return err
+	}); err != nil {
+		return nil, "", err
+	}
+	out := m.Filter(list)
+	id := func(v T) string { return k.id(&v) }
+	sortByUniqueKey(out, id)
+	return PageOf(c, s, op, filters, page, min, max, out, id)
 }

@@ -206,20 +206,7 @@ var subnetFields = func() filter.Fields[Subnet] {
 // DescribeSubnets lists subnets by ID (each must exist) or all of them, filtered and
 // paginated (MaxResults 5..1000), ordered by ID.
 func (c *Cloud) DescribeSubnets(ctx context.Context, s Scope, ids []string, filters []filter.Filter, page Page) ([]Subnet, string, error) {
-	m, err := filter.Compile(filters, subnetFields, func(sn Subnet) map[string]string { return sn.Tags })
-	if err != nil {
-		return nil, "", err
-	}
-	var list []Subnet
-	if err := c.view(ctx, func(tx store.Tx) error {
-		list, err = subnets.load(tx, s, ids, nil)
-		return err
-	}); err != nil {
-		return nil, "", err
-	}
-	out := m.Filter(list)
-	sortByUniqueKey(out, func(sn Subnet) string { return sn.ID })
-	return PageOf(c, s, "DescribeSubnets", filters, page, 5, 1000, out, func(sn Subnet) string { return sn.ID })
+	return describe(ctx, c, s, subnets, "DescribeSubnets", subnetFields, ids, filters, page, 5, 1000)
 }
 
 // DeleteSubnet deletes a subnet that holds no network interfaces.

@@ -133,20 +133,7 @@ func blockValues(v VPC, field func(CIDRBlockAssociation) string) []string {
 // DescribeVPCs lists VPCs by ID (each must exist) or all of them, filtered and
 // paginated (MaxResults 5..1000), ordered by ID.
 func (c *Cloud) DescribeVPCs(ctx context.Context, s Scope, ids []string, filters []filter.Filter, page Page) ([]VPC, string, error) {
-	m, err := filter.Compile(filters, vpcFields, func(v VPC) map[string]string { return v.Tags })
-	if err != nil {
-		return nil, "", err
-	}
-	var list []VPC
-	if err := c.view(ctx, func(tx store.Tx) error {
-		list, err = vpcs.load(tx, s, ids, nil)
-		return err
-	}); err != nil {
-		return nil, "", err
-	}
-	out := m.Filter(list)
-	sortByUniqueKey(out, func(v VPC) string { return v.ID })
-	return PageOf(c, s, "DescribeVpcs", filters, page, 5, 1000, out, func(v VPC) string { return v.ID })
+	return describe(ctx, c, s, vpcs, "DescribeVpcs", vpcFields, ids, filters, page, 5, 1000)
 }
 
 // vpcDependents are the kinds whose resources keep a VPC from being deleted. Each

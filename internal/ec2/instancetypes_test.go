@@ -16,6 +16,32 @@ func newService(t *testing.T) *awsapi.EC2 {
 	return New(cloudtest.New(t))
 }
 
+// apiCase is one call and what it must answer: the error code, or a fragment of
+// the XML answer.
+type apiCase struct {
+	name, action string
+	params       []string
+	code         string
+	contains     string
+}
+
+// runCases sends the cases in order (later ones may depend on earlier ones).
+func runCases(t *testing.T, d *awsapi.EC2, cases []apiCase) {
+	t.Helper()
+	for _, c := range cases {
+		body, err := callEC2(t, d, c.action, c.params...)
+		if c.code != "" {
+			if e, _ := awsapi.AsError(err); err == nil || e.Code != c.code {
+				t.Errorf("%s: want %s, got %v %s", c.name, c.code, err, body)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(body, c.contains) {
+			t.Errorf("%s: want %s, got %v %s", c.name, c.contains, err, body)
+		}
+	}
+}
+
 // callEC2 sends one call; params alternate name and value.
 func callEC2(t *testing.T, d *awsapi.EC2, action string, params ...string) (string, error) {
 	t.Helper()

@@ -39,12 +39,7 @@ func TestSubnets(t *testing.T) {
 	}
 	subnet := regexp.MustCompile(`<subnetId>(subnet-[0-9a-f]{17})</subnetId>`).FindStringSubmatch(body)[1]
 
-	cases := []struct {
-		name, action string
-		params       []string
-		code         string
-		contains     string
-	}{
+	cases := []apiCase{
 		{"outside the VPC", "CreateSubnet", []string{"VpcId", vpc, "CidrBlock", "10.1.0.0/24"}, "InvalidSubnet.Range", ""},
 		{"too small", "CreateSubnet", []string{"VpcId", vpc, "CidrBlock", "10.0.2.0/29"}, "InvalidSubnet.Range", ""},
 		{"overlapping", "CreateSubnet", []string{"VpcId", vpc, "CidrBlock", "10.0.1.128/25"}, "InvalidSubnet.Conflict", ""},
@@ -65,18 +60,7 @@ func TestSubnets(t *testing.T) {
 		{"delete the subnet", "DeleteSubnet", []string{"SubnetId", subnet}, "", "<return>true</return>"},
 		{"delete it again", "DeleteSubnet", []string{"SubnetId", subnet}, "InvalidSubnetID.NotFound", ""},
 	}
-	for _, c := range cases {
-		body, err := callEC2(t, d, c.action, c.params...)
-		if c.code != "" {
-			if e, _ := awsapi.AsError(err); err == nil || e.Code != c.code {
-				t.Errorf("%s: want %s, got %v %s", c.name, c.code, err, body)
-			}
-			continue
-		}
-		if err != nil || !strings.Contains(body, c.contains) {
-			t.Errorf("%s: want %s, got %v %s", c.name, c.contains, err, body)
-		}
-	}
+	runCases(t, d, cases)
 }
 
 func TestSubnetQuota(t *testing.T) {

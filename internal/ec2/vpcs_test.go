@@ -25,13 +25,7 @@ func TestVPCs(t *testing.T) {
 	}
 	vpc := id[1]
 
-	cases := []struct {
-		name     string
-		action   string
-		params   []string
-		code     string
-		contains string
-	}{
+	cases := []apiCase{
 		{"a /15 is too large", "CreateVpc", []string{"CidrBlock", "10.0.0.0/15"}, "InvalidVpc.Range", ""},
 		{"a /29 is too small", "CreateVpc", []string{"CidrBlock", "10.0.0.0/29"}, "InvalidVpc.Range", ""},
 		{"not a CIDR", "CreateVpc", []string{"CidrBlock", "ten"}, "InvalidParameterValue", ""},
@@ -60,18 +54,7 @@ func TestVPCs(t *testing.T) {
 		{"delete", "DeleteVpc", []string{"VpcId", vpc}, "", "<return>true</return>"},
 		{"gone", "DescribeVpcs", []string{"VpcId.1", vpc}, "InvalidVpcID.NotFound", ""},
 	}
-	for _, c := range cases {
-		body, err := callEC2(t, d, c.action, c.params...)
-		if c.code != "" {
-			if e, _ := awsapi.AsError(err); err == nil || e.Code != c.code {
-				t.Errorf("%s: want %s, got %v %s", c.name, c.code, err, body)
-			}
-			continue
-		}
-		if err != nil || !strings.Contains(body, c.contains) {
-			t.Errorf("%s: want %s, got %v %s", c.name, c.contains, err, body)
-		}
-	}
+	runCases(t, d, cases)
 }
 
 func TestVPCQuota(t *testing.T) {
