@@ -27,6 +27,7 @@ func New(c *cloud.Cloud) *awsapi.EC2 {
 	s.registerInstanceTypes(d)
 	s.registerVPCs(d)
 	s.registerSubnets(d)
+	s.registerInternetGateways(d)
 	return d
 }
 

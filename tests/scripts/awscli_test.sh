@@ -413,6 +413,15 @@ test_vpc_lifecycle() {
 	awsx ec2 delete-vpc --vpc-id "$vpc" >/dev/null
 	expect_error $? DependencyViolation || return 1
 	awsx ec2 delete-subnet --subnet-id "$subnet" || fail "delete-subnet exit $?" || return 1
+	local igw
+	igw=$(awsx ec2 create-internet-gateway --query InternetGateway.InternetGatewayId --output text) || fail "create-internet-gateway exit $?" || return 1
+	awsx ec2 attach-internet-gateway --internet-gateway-id "$igw" --vpc-id "$vpc" || fail "attach exit $?: $(head -c 300 "$ERR")" || return 1
+	out=$(awsx ec2 describe-internet-gateways --internet-gateway-ids "$igw" --query 'InternetGateways[0].Attachments[0].[VpcId,State]' --output text)
+	[[ $out == "$vpc"$'\t'"available" ]] || fail "attachment '$out'" || return 1
+	awsx ec2 delete-vpc --vpc-id "$vpc" >/dev/null
+	expect_error $? DependencyViolation || return 1
+	awsx ec2 detach-internet-gateway --internet-gateway-id "$igw" --vpc-id "$vpc" || fail "detach exit $?" || return 1
+	awsx ec2 delete-internet-gateway --internet-gateway-id "$igw" || fail "delete-internet-gateway exit $?" || return 1
 	awsx ec2 delete-vpc --vpc-id "$vpc" || fail "delete exit $?" || return 1
 	awsx ec2 describe-vpcs --vpc-ids "$vpc" >/dev/null
 	expect_error $? InvalidVpcID.NotFound
