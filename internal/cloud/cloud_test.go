@@ -9,6 +9,7 @@ import (
 
 	"strato/internal/cloud"
 	"strato/internal/cloud/cloudtest"
+	"strato/internal/cloud/filter"
 	"strato/internal/sshkey"
 	"strato/internal/store"
 )
@@ -216,5 +217,54 @@ func TestKeyPairQuota(t *testing.T) {
 	}
 	if err := c.SetQuota(ctx, "999999999999", cloud.QuotaKeyPairs, 1); err == nil {
 		t.Fatal("quota set for an account that does not exist")
+	}
+}
+
+func TestDescribeNarrowsByExactTags(t *testing.T) {
+	c := cloudtest.New(t)
+	ctx := context.Background()
+	s := cloud.Scope{Account: "111122223333", Region: "us-east-1"}
+	if err := c.EnsureAccount(ctx, s.Account, "t"); err != nil {
+		t.Fatal(err)
+	}
+	vpc, err := c.CreateVPC(ctx, s, "10.0.0.0/16", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for i, tier := range []string{"web", "app", "web", "db", "web*"} {
+		sn, err := c.CreateSubnet(ctx, s, cloud.SubnetRequest{VpcID: vpc.ID, CIDR: fmt.Sprintf("10.0.%d.0/24", i),
+			Tags: []cloud.Tag{{Key: "tier", Value: tier}, {Key: "n", Value: fmt.Sprint(i)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[fmt.Sprint(i)] = sn.ID
+	}
+	count := func(filters ...filter.Filter) int {
+		t.Helper()
+		list, _, err := c.DescribeSubnets(ctx, s, nil, filters, cloud.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	cases := []struct {
+		name    string
+		filters []filter.Filter
+		want    int
+	}{
+		{"exact tag", []filter.Filter{{Name: "tag:tier", Values: []string{"web"}}}, 2},
+		{"exact tag, two values", []filter.Filter{{Name: "tag:tier", Values: []string{"web", "db"}}}, 3},
+		{"escaped star is literal", []filter.Filter{{Name: "tag:tier", Values: []string{`web\*`}}}, 1},
+		{"wildcard reads everything", []filter.Filter{{Name: "tag:tier", Values: []string{"web*"}}}, 3},
+		{"two tag filters intersect", []filter.Filter{{Name: "tag:tier", Values: []string{"web"}}, {Name: "tag:n", Values: []string{"2"}}}, 1},
+		{"tag and another filter", []filter.Filter{{Name: "tag:tier", Values: []string{"web"}}, {Name: "cidr-block", Values: []string{"10.0.0.0/24"}}}, 1},
+		{"no such tag value", []filter.Filter{{Name: "tag:tier", Values: []string{"cache"}}}, 0},
+		{"no such tag key", []filter.Filter{{Name: "tag:colour", Values: []string{"red"}}}, 0},
+	}
+	for _, tc := range cases {
+		if got := count(tc.filters...); got != tc.want {
+			t.Errorf("%s: %d subnets, want %d", tc.name, got, tc.want)
+		}
 	}
 }

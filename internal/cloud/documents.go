@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"strato/internal/cloud/filter"
@@ -20,6 +21,9 @@ type docKind[T any] struct {
 	id   func(*T) string
 	// name returns the resource's unique name within its kind, or is nil.
 	name func(*T) string
+	// parent returns the ID of the resource this one belongs to (indexed, so
+	// children are found without reading the whole kind), or is nil.
+	parent func(*T) string
 	// tags points at where a read resource's tags go.
 	tags func(*T) *map[string]string
 }
@@ -29,6 +33,13 @@ func (k docKind[T]) uniqueName(v *T) string {
 		return ""
 	}
 	return k.name(v)
+}
+
+func (k docKind[T]) parentOf(v *T) string {
+	if k.parent == nil {
+		return ""
+	}
+	return k.parent(v)
 }
 
 func (k docKind[T]) decode(r store.Resource) (T, error) {
@@ -46,7 +57,7 @@ func (k docKind[T]) insert(tx store.Tx, s Scope, v *T, createdAt time.Time, tags
 		return err
 	}
 	id := k.id(v)
-	err = tx.InsertResource(store.Resource{Scope: s, Kind: k.kind, ID: id, Name: k.uniqueName(v), CreatedAt: createdAt, Body: body})
+	err = tx.InsertResource(store.Resource{Scope: s, Kind: k.kind, ID: id, Name: k.uniqueName(v), Parent: k.parentOf(v), CreatedAt: createdAt, Body: body})
 	if errors.Is(err, store.ErrConflict) {
 		return &DuplicateError{Kind: k.kind, Name: k.uniqueName(v)}
 	}
@@ -62,7 +73,7 @@ func (k docKind[T]) update(tx store.Tx, s Scope, v *T) error {
 	if err != nil {
 		return err
 	}
-	err = tx.UpdateResource(store.Resource{Scope: s, Kind: k.kind, ID: k.id(v), Name: k.uniqueName(v), Body: body})
+	err = tx.UpdateResource(store.Resource{Scope: s, Kind: k.kind, ID: k.id(v), Name: k.uniqueName(v), Parent: k.parentOf(v), Body: body})
 	if errors.Is(err, store.ErrNotFound) {
 		return &NotFoundError{Kind: k.kind, ID: k.id(v)}
 	}
@@ -144,6 +155,20 @@ func (k docKind[T]) load(tx store.Tx, s Scope, ids, names []string) ([]T, error)
 			}
 		}
 	}
+	return k.withTags(tx, s, rows, all)
+}
+
+// children reads, with their tags, the resources of the kind that belong to parent.
+func (k docKind[T]) children(tx store.Tx, s Scope, parent string) ([]T, error) {
+	rows, err := tx.ListChildren(s, k.kind, parent)
+	if err != nil {
+		return nil, err
+	}
+	return k.withTags(tx, s, rows, false)
+}
+
+// withTags decodes rows and attaches their tags; all says the rows are the whole kind.
+func (k docKind[T]) withTags(tx store.Tx, s Scope, rows []store.Resource, all bool) ([]T, error) {
 	tags, err := tagsOf(tx, s, k.kind, rows, all)
 	if err != nil {
 		return nil, err
@@ -160,6 +185,58 @@ func (k docKind[T]) load(tx store.Tx, s Scope, ids, names []string) ([]T, error)
 	return out, nil
 }
 
+// taggedCandidates narrows a listing by its exact tag:KEY filters through the tag
+// index: the IDs that carry every such tag, and true; or false when no filter can
+// be looked up (wildcards, or no tag filter), and the whole kind must be read.
+func (k docKind[T]) taggedCandidates(tx store.Tx, s Scope, filters []filter.Filter) ([]string, bool, error) {
+	var ids []string
+	narrowed := false
+	for _, f := range filters {
+		key, ok := strings.CutPrefix(f.Name, "tag:")
+		if !ok || len(f.Values) == 0 {
+			continue
+		}
+		values := make([]string, 0, len(f.Values))
+		for _, v := range f.Values {
+			lit, exact := filter.Unescape(v)
+			if !exact {
+				values = nil
+				break
+			}
+			values = append(values, lit)
+		}
+		if values == nil {
+			continue
+		}
+		found, err := tx.TaggedIDs(s, k.kind, key, values)
+		if err != nil {
+			return nil, false, err
+		}
+		if narrowed {
+			found = intersectSorted(ids, found)
+		}
+		ids, narrowed = found, true
+	}
+	return ids, narrowed, nil
+}
+
+// intersectSorted keeps the strings present in both sorted lists.
+func intersectSorted(a, b []string) []string {
+	var out []string
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
 // describe is the Describe call of a kind whose resources are listed by ID: the
 // named ones (each must exist) or all, filtered with the kind's filters and tags,
 // ordered by ID and paginated with MaxResults between min and max.
@@ -170,6 +247,18 @@ func describe[T any](ctx context.Context, c *Cloud, s Scope, k docKind[T], op st
 	}
 	var list []T
 	if err := c.view(ctx, func(tx store.Tx) error {
+		if len(ids) == 0 {
+			// Exact tag filters read only the resources that carry the tags; every
+			// filter still applies below, so this only saves work.
+			tagged, narrowed, err := k.taggedCandidates(tx, s, filters)
+			if err != nil || narrowed && len(tagged) == 0 {
+				return err
+			}
+			if narrowed {
+				list, err = k.load(tx, s, tagged, nil)
+				return err
+			}
+		}
 		list, err = k.load(tx, s, ids, nil)
 		return err
 	}); err != nil {

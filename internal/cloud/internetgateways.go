@@ -26,7 +26,9 @@ type InternetGateway struct {
 var internetGateways = docKind[InternetGateway]{
 	kind: KindInternetGateway,
 	id:   func(g *InternetGateway) string { return g.ID },
-	tags: func(g *InternetGateway) *map[string]string { return &g.Tags },
+	// An attached gateway belongs to its VPC.
+	parent: func(g *InternetGateway) string { return g.VpcID },
+	tags:   func(g *InternetGateway) *map[string]string { return &g.Tags },
 }
 
 // Quota names for internet gateways.
@@ -48,16 +50,11 @@ func init() {
 
 // gatewayOfVPC returns the internet gateway attached to a VPC, if any.
 func gatewayOfVPC(tx store.Tx, s Scope, vpcID string) (*InternetGateway, error) {
-	all, err := internetGateways.load(tx, s, nil, nil)
-	if err != nil {
+	attached, err := internetGateways.children(tx, s, vpcID)
+	if err != nil || len(attached) == 0 {
 		return nil, err
 	}
-	for i := range all {
-		if all[i].VpcID == vpcID {
-			return &all[i], nil
-		}
-	}
-	return nil, nil
+	return &attached[0], nil
 }
 
 // CreateInternetGateway makes a detached internet gateway.

@@ -48,9 +48,10 @@ func (s *Subnet) ARN() string {
 func (s *Subnet) AvailableIPAddressCount() int { return s.Addresses.Available() }
 
 var subnets = docKind[Subnet]{
-	kind: KindSubnet,
-	id:   func(s *Subnet) string { return s.ID },
-	tags: func(s *Subnet) *map[string]string { return &s.Tags },
+	kind:   KindSubnet,
+	id:     func(s *Subnet) string { return s.ID },
+	parent: func(s *Subnet) string { return s.VpcID },
+	tags:   func(s *Subnet) *map[string]string { return &s.Tags },
 }
 
 // Quota names for subnets.
@@ -72,17 +73,7 @@ func init() {
 
 // subnetsOfVPC reads the subnets of one VPC.
 func subnetsOfVPC(tx store.Tx, s Scope, vpcID string) ([]Subnet, error) {
-	all, err := subnets.load(tx, s, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, sn := range all {
-		if sn.VpcID == vpcID {
-			out = append(out, sn)
-		}
-	}
-	return out, nil
+	return subnets.children(tx, s, vpcID)
 }
 
 // SubnetRequest is what CreateSubnet asks for.

@@ -56,7 +56,10 @@ type Resource struct {
 	Kind string
 	ID   string
 	// Name is unique per scope and kind when set (a key pair's name, say).
-	Name      string
+	Name string
+	// Parent is the ID of the resource this one belongs to (a subnet's VPC), or
+	// empty; children are listed by it without reading the whole kind.
+	Parent    string
 	CreatedAt time.Time
 	Body      []byte
 }
@@ -95,6 +98,11 @@ type Tx interface {
 	GetResourceByName(s Scope, kind, name string) (Resource, error)
 	// ListResources returns a kind's resources ordered by ID.
 	ListResources(s Scope, kind string) ([]Resource, error)
+	// ListChildren returns a kind's resources whose Parent is parent, ordered by ID.
+	ListChildren(s Scope, kind, parent string) ([]Resource, error)
+	// TaggedIDs returns, ordered, the IDs of a kind's resources that carry the tag key
+	// with one of the values.
+	TaggedIDs(s Scope, kind, key string, values []string) ([]string, error)
 	// DeleteResource removes a resource and its tags.
 	DeleteResource(s Scope, kind, id string) error
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -181,6 +182,9 @@ var migrations = []string{
 		value INTEGER NOT NULL,
 		PRIMARY KEY (account, name)
 	);`,
+	`ALTER TABLE resources ADD COLUMN parent TEXT;
+	CREATE INDEX resources_by_parent ON resources(account, region, kind, parent) WHERE parent IS NOT NULL;
+	CREATE INDEX tags_by_value ON tags(account, region, resource_kind, key, value);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -323,13 +327,13 @@ func nullable(s string) any {
 
 func (t *tx) InsertResource(r store.Resource) error {
 	_, err := t.exec(qInsertResource,
-		r.Account, r.Region, r.Kind, r.ID, nullable(r.Name), unix(r.CreatedAt), r.Body)
+		r.Account, r.Region, r.Kind, r.ID, nullable(r.Name), nullable(r.Parent), unix(r.CreatedAt), r.Body)
 	return err
 }
 
 func (t *tx) UpdateResource(r store.Resource) error {
 	res, err := t.exec(qUpdateResource,
-		r.Body, nullable(r.Name), r.Account, r.Region, r.Kind, r.ID)
+		r.Body, nullable(r.Name), nullable(r.Parent), r.Account, r.Region, r.Kind, r.ID)
 	if err != nil {
 		return err
 	}
@@ -342,7 +346,7 @@ func (t *tx) UpdateResource(r store.Resource) error {
 func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
 	var r store.Resource
 	var created int64
-	err := row.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Name, &created, &r.Body)
+	err := row.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Name, &r.Parent, &created, &r.Body)
 	r.CreatedAt = fromUnix(created)
 	return r, err
 }
@@ -358,7 +362,14 @@ func (t *tx) GetResourceByName(s store.Scope, kind, name string) (store.Resource
 }
 
 func (t *tx) ListResources(s store.Scope, kind string) ([]store.Resource, error) {
-	rows, err := t.query(qListResources, s.Account, s.Region, kind)
+	return scanResources(t.query(qListResources, s.Account, s.Region, kind))
+}
+
+func (t *tx) ListChildren(s store.Scope, kind, parent string) ([]store.Resource, error) {
+	return scanResources(t.query(qListChildren, s.Account, s.Region, kind, parent))
+}
+
+func scanResources(rows *sql.Rows, err error) ([]store.Resource, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -372,6 +383,31 @@ func (t *tx) ListResources(s store.Scope, kind string) ([]store.Resource, error)
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+func (t *tx) TaggedIDs(s store.Scope, kind, key string, values []string) ([]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	args := []any{s.Account, s.Region, kind, key}
+	for _, v := range values {
+		args = append(args, v)
+	}
+	rows, err := t.query(taggedIDsQuery(len(values)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, rows.Err()
 }
 
 func (t *tx) DeleteResource(s store.Scope, kind, id string) error {

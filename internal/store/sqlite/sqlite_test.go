@@ -59,7 +59,8 @@ func TestUpgradeKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Make it a database written by the first schema version.
-	if _, err := db.write.db.ExecContext(ctx, `DROP TABLE quotas; UPDATE schema_version SET version = 1`); err != nil {
+	if _, err := db.write.db.ExecContext(ctx, `DROP INDEX resources_by_parent; DROP INDEX tags_by_value;
+		ALTER TABLE resources DROP COLUMN parent; DROP TABLE quotas; UPDATE schema_version SET version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -71,6 +72,9 @@ func TestUpgradeKeepsData(t *testing.T) {
 	err = db.Update(ctx, func(tx store.Tx) error {
 		if v, err := tx.GetSetting("kept"); err != nil || string(v) != "yes" {
 			t.Fatalf("data lost in the upgrade: %q %v", v, err)
+		}
+		if err := tx.InsertResource(store.Resource{Scope: store.Scope{Account: "111122223333", Region: "us-east-1"}, Kind: "subnet", ID: "subnet-1", Parent: "vpc-1", Body: []byte("{}")}); err != nil {
+			return err
 		}
 		return tx.PutQuota("111122223333", "q", 1)
 	})

@@ -137,6 +137,46 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		})
 	})
 
+	t.Run("children and tag lookups", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		mustUpdate(t, s, func(tx store.Tx) error {
+			for i, parent := range []string{"vpc-a", "vpc-b", "vpc-a", ""} {
+				id := fmt.Sprintf("subnet-%d", i)
+				if err := tx.InsertResource(store.Resource{Scope: scope, Kind: "subnet", ID: id, Parent: parent, CreatedAt: now, Body: []byte("{}")}); err != nil {
+					return err
+				}
+				if err := tx.PutTag(scope, store.Tag{ResourceID: id, ResourceKind: "subnet", Key: "tier", Value: []string{"web", "app", "web", "db"}[i]}); err != nil {
+					return err
+				}
+			}
+			return tx.InsertResource(store.Resource{Scope: other, Kind: "subnet", ID: "subnet-x", Parent: "vpc-a", CreatedAt: now, Body: []byte("{}")})
+		})
+		mustUpdate(t, s, func(tx store.Tx) error {
+			kids, err := tx.ListChildren(scope, "subnet", "vpc-a")
+			if err != nil || len(kids) != 2 || kids[0].ID != "subnet-0" || kids[1].ID != "subnet-2" || kids[0].Parent != "vpc-a" {
+				t.Fatalf("children of vpc-a: %+v %v", kids, err)
+			}
+			// Moving a resource to another parent (an internet gateway's attachment).
+			moved := kids[0]
+			moved.Parent = "vpc-b"
+			if err := tx.UpdateResource(moved); err != nil {
+				return err
+			}
+			if kids, _ := tx.ListChildren(scope, "subnet", "vpc-b"); len(kids) != 2 || kids[0].Parent != "vpc-b" {
+				t.Fatalf("after the move vpc-b has %d children", len(kids))
+			}
+			ids, err := tx.TaggedIDs(scope, "subnet", "tier", []string{"web", "db"})
+			if err != nil || fmt.Sprint(ids) != "[subnet-0 subnet-2 subnet-3]" {
+				t.Fatalf("tagged web or db: %v %v", ids, err)
+			}
+			if ids, _ := tx.TaggedIDs(scope, "vpc", "tier", []string{"web"}); len(ids) != 0 {
+				t.Fatalf("another kind's tags: %v", ids)
+			}
+			return nil
+		})
+	})
+
 	t.Run("rollback", func(t *testing.T) {
 		s := open(t)
 		defer s.Close()
