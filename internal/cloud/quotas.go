@@ -57,17 +57,24 @@ func quota(tx store.Tx, account, name string) (int64, error) {
 }
 
 // checkCount fails with the quota's AWS error when adding one more resource of kind
-// would exceed it.
+// to the scope would exceed it.
 func checkCount(tx store.Tx, s Scope, kind, quotaName string) error {
-	limit, err := quota(tx, s.Account, quotaName)
-	if err != nil {
-		return err
-	}
 	n, err := tx.CountResources(s, kind)
 	if err != nil {
 		return err
 	}
-	if int64(n) >= limit {
+	return checkQuota(tx, s.Account, quotaName, n)
+}
+
+// checkQuota fails with the quota's AWS error when the account already has `have`
+// of what the quota limits (counted by the caller when the quota is not per scope
+// and kind, as subnets per VPC).
+func checkQuota(tx store.Tx, account, quotaName string, have int) error {
+	limit, err := quota(tx, account, quotaName)
+	if err != nil {
+		return err
+	}
+	if int64(have) >= limit {
 		def := quotaDefs[quotaName]
 		return errorf(def.Code, def.Message, limit)
 	}

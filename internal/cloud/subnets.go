@@ -104,13 +104,8 @@ func (c *Cloud) CreateSubnet(ctx context.Context, s Scope, req SubnetRequest) (S
 		if err != nil {
 			return err
 		}
-		limit, err := quota(tx, s.Account, QuotaSubnets)
-		if err != nil {
+		if err := checkQuota(tx, s.Account, QuotaSubnets, len(siblings)); err != nil {
 			return err
-		}
-		if int64(len(siblings)) >= limit {
-			def := quotaDefs[QuotaSubnets]
-			return errorf(def.Code, def.Message, limit)
 		}
 		var blocks, taken []netip.Prefix
 		for _, b := range vpc.CIDRBlocks {
@@ -158,23 +153,21 @@ func subnetZone(region, name, id string) (catalog.Zone, error) {
 	return catalog.Zone{}, errorf("InvalidParameterValue", "Value (%s) for parameter %s is invalid. Subnets can currently only be created in the following availability zones: %s.", value, param, strings.Join(names, ", "))
 }
 
-func boolField(b bool) []string { return []string{strconv.FormatBool(b)} }
-
 var subnetFields = func() filter.Fields[Subnet] {
 	f := filter.Fields[Subnet]{
 		"availability-zone":          func(s Subnet) []string { return []string{s.AvailabilityZone} },
 		"availability-zone-id":       func(s Subnet) []string { return []string{s.AvailabilityZoneID} },
 		"available-ip-address-count": func(s Subnet) []string { return []string{strconv.Itoa(s.AvailableIPAddressCount())} },
 		"cidr-block":                 func(s Subnet) []string { return []string{s.CIDR} },
-		"default-for-az":             func(s Subnet) []string { return boolField(s.DefaultForAZ) },
-		"map-public-ip-on-launch":    func(s Subnet) []string { return boolField(s.MapPublicIPOnLaunch) },
+		"default-for-az":             func(s Subnet) []string { return boolValue(s.DefaultForAZ) },
+		"map-public-ip-on-launch":    func(s Subnet) []string { return boolValue(s.MapPublicIPOnLaunch) },
 		"owner-id":                   func(s Subnet) []string { return []string{s.OwnerID} },
 		"state":                      func(s Subnet) []string { return []string{s.State()} },
 		"subnet-arn":                 func(s Subnet) []string { return []string{s.ARN()} },
 		"subnet-id":                  func(s Subnet) []string { return []string{s.ID} },
 		"vpc-id":                     func(s Subnet) []string { return []string{s.VpcID} },
-		"ipv6-native":                func(s Subnet) []string { return boolField(false) },
-		"enable-dns64":               func(s Subnet) []string { return boolField(false) },
+		"ipv6-native":                func(s Subnet) []string { return boolValue(false) },
+		"enable-dns64":               func(s Subnet) []string { return boolValue(false) },
 		// Not modelled yet (no IPv6 blocks, Outposts, customer-owned pools or
 		// local network interfaces): these match nothing.
 		"customer-owned-ipv4-pool":                    func(Subnet) []string { return nil },
@@ -182,7 +175,7 @@ var subnetFields = func() filter.Fields[Subnet] {
 		"ipv6-cidr-block-association.ipv6-cidr-block": func(Subnet) []string { return nil },
 		"ipv6-cidr-block-association.association-id":  func(Subnet) []string { return nil },
 		"ipv6-cidr-block-association.state":           func(Subnet) []string { return nil },
-		"map-customer-owned-ip-on-launch":             func(Subnet) []string { return boolField(false) },
+		"map-customer-owned-ip-on-launch":             func(Subnet) []string { return boolValue(false) },
 		"outpost-arn":                                 func(Subnet) []string { return nil },
 	}
 	// The older spellings AWS still accepts.
@@ -207,7 +200,7 @@ func (c *Cloud) DeleteSubnet(ctx context.Context, s Scope, id string) error {
 		if err != nil {
 			return err
 		}
-		if sn.Addresses.Available() != ipam.NewPool(sn.Addresses.Subnet()).Available() {
+		if sn.Addresses.Assigned() > 0 {
 			return errorf("DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.", id)
 		}
 		return subnets.remove(tx, s, id)

@@ -3,7 +3,6 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"strato/internal/cloud/filter"
@@ -116,7 +115,7 @@ var vpcFields = filter.Fields[VPC]{
 	"ipv6-cidr-block-association.ipv6-pool":       func(VPC) []string { return nil },
 	"ipv6-cidr-block-association.association-id":  func(VPC) []string { return nil },
 	"ipv6-cidr-block-association.state":           func(VPC) []string { return nil },
-	"is-default":                                  func(v VPC) []string { return []string{strconv.FormatBool(v.IsDefault)} },
+	"is-default":                                  func(v VPC) []string { return boolValue(v.IsDefault) },
 	"owner-id":                                    func(v VPC) []string { return []string{v.OwnerID} },
 	"state":                                       func(v VPC) []string { return []string{v.State()} },
 	"vpc-id":                                      func(v VPC) []string { return []string{v.ID} },

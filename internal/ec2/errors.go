@@ -4,11 +4,8 @@ import (
 	"errors"
 
 	"strato/internal/awsapi"
-	"strato/internal/awsapi/ec2api"
 	"strato/internal/cloud"
 )
-
-type ec2Filter = ec2api.Filter
 
 // notFoundCodes gives, per resource type, the code and message AWS answers when a
 // named resource does not exist. Each resource issue adds its kinds.

@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"strato/internal/awsapi"
+	"strato/internal/awsapi/ec2api"
 	"strato/internal/cloud"
 	"strato/internal/cloud/filter"
 )
@@ -54,7 +55,7 @@ func scope(c *awsapi.EC2Call) cloud.Scope {
 	return cloud.Scope{Account: c.AccountID, Region: c.Region}
 }
 
-func filters(in []ec2Filter) []filter.Filter {
+func filters(in []ec2api.Filter) []filter.Filter {
 	out := make([]filter.Filter, len(in))
 	for i, f := range in {
 		out[i] = filter.Filter{Name: deref(f.Name), Values: f.Values}

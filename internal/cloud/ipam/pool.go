@@ -76,6 +76,9 @@ func (p *Pool) Subnet() netip.Prefix { return p.subnet }
 // assigned (explicitly, or as prefixes).
 func (p *Pool) Available() int { return int(p.size) - 5 - p.inUse }
 
+// Assigned is how many addresses are handed out, singly or inside prefixes.
+func (p *Pool) Assigned() int { return p.inUse }
+
 // Prefixes returns the delegated /28 prefixes in address order.
 func (p *Pool) Prefixes() []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(p.prefixes))
