@@ -8,9 +8,6 @@ import (
 	"strato/internal/store"
 )
 
-// KindInternetGateway is the resource type of internet gateways.
-const KindInternetGateway = "internet-gateway"
-
 // InternetGateway connects a VPC to the internet (in strato, to the unrouted public
 // address pool's network, once the dataplane exists).
 type InternetGateway struct {
@@ -46,6 +43,13 @@ func init() {
 		g, err := gatewayOfVPC(tx, s, vpcID)
 		return g != nil, err
 	})
+	routeTargets[KindInternetGateway] = func(tx store.Tx, s Scope, id string) (RouteTarget, error) {
+		g, err := internetGateways.get(tx, s, id)
+		if g.VpcID == "" {
+			return RouteTarget{}, err
+		}
+		return RouteTarget{VpcIDs: []string{g.VpcID}, Active: true}, err
+	}
 }
 
 // gatewayOfVPC returns the internet gateway attached to a VPC, if any.
@@ -110,6 +114,13 @@ func (c *Cloud) DetachInternetGateway(ctx context.Context, s Scope, gatewayID, v
 		}
 		if g.VpcID != vpcID {
 			return errorf("Gateway.NotAttached", "resource %s is not attached to network %s", g.ID, vpcID)
+		}
+		mapped, err := anyInUse(publicAddressUsers, tx, s, vpcID)
+		if err != nil {
+			return err
+		}
+		if mapped {
+			return errorf("DependencyViolation", "Network %s has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.", vpcID)
 		}
 		g.VpcID = ""
 		return internetGateways.update(tx, s, &g)

@@ -11,9 +11,6 @@ import (
 	"strato/internal/store"
 )
 
-// KindKeyPair is the resource type of key pairs.
-const KindKeyPair = "key-pair"
-
 // KeyPair is a stored key pair: the public half only; a created private key is
 // returned once and never kept.
 type KeyPair struct {

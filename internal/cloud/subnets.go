@@ -13,9 +13,6 @@ import (
 	"strato/internal/store"
 )
 
-// KindSubnet is the resource type of subnets.
-const KindSubnet = "subnet"
-
 // Subnet is a range of a VPC's addresses in one availability zone.
 type Subnet struct {
 	ID                          string    `json:"id"`
@@ -123,7 +120,10 @@ func (c *Cloud) CreateSubnet(ctx context.Context, s Scope, req SubnetRequest) (S
 			AvailabilityZone: zone.ZoneName, AvailabilityZoneID: zone.ZoneId,
 			CreatedAt: c.clock.Now(), Addresses: ipam.NewPool(prefix),
 		}
-		return subnets.insert(tx, s, &sn, sn.CreatedAt, req.Tags)
+		if err := subnets.insert(tx, s, &sn, sn.CreatedAt, req.Tags); err != nil {
+			return err
+		}
+		return runHooks(subnetCreated, tx, s, &sn)
 	})
 	sn.Tags = tagMap(req.Tags)
 	return sn, err
@@ -202,6 +202,9 @@ func (c *Cloud) DeleteSubnet(ctx context.Context, s Scope, id string) error {
 		}
 		if sn.Addresses.Assigned() > 0 {
 			return errorf("DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.", id)
+		}
+		if err := runHooks(subnetDeleted, tx, s, &sn); err != nil {
+			return err
 		}
 		return subnets.remove(tx, s, id)
 	})

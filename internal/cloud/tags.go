@@ -36,37 +36,6 @@ const (
 	MaxTagResources    = 1000
 )
 
-// resourceKinds maps an ID prefix to the resource type AWS names in tags and
-// TagSpecifications. Kinds strato does not store yet are listed too, so that a
-// well-formed ID of one is "not found" with that kind's code, as on AWS, rather than
-// "not valid".
-var resourceKinds = map[string]string{
-	"key":      KindKeyPair,
-	"i":        "instance",
-	"vol":      "volume",
-	"snap":     "snapshot",
-	"ami":      "image",
-	"vpc":      "vpc",
-	"subnet":   "subnet",
-	"sg":       "security-group",
-	"igw":      "internet-gateway",
-	"eigw":     "egress-only-internet-gateway",
-	"rtb":      "route-table",
-	"acl":      "network-acl",
-	"eni":      "network-interface",
-	"eipalloc": "elastic-ip",
-	"nat":      "natgateway",
-	"pcx":      "vpc-peering-connection",
-	"dopt":     "dhcp-options",
-	"vpce":     "vpc-endpoint",
-	"lt":       "launch-template",
-	"cgw":      "customer-gateway",
-	"vgw":      "vpn-gateway",
-	"vpn":      "vpn-connection",
-	"sir":      "spot-instances-request",
-	"tgw":      "transit-gateway",
-}
-
 // kindOfID returns the resource type an ID names, or "" when the ID is not well formed.
 func kindOfID(id string) string {
 	prefix, _, ok := strings.Cut(id, "-")

@@ -10,9 +10,6 @@ import (
 	"strato/internal/store"
 )
 
-// KindVPC is the resource type of VPCs.
-const KindVPC = "vpc"
-
 // VPC is a virtual private cloud.
 type VPC struct {
 	ID              string                 `json:"id"`
@@ -92,7 +89,10 @@ func (c *Cloud) CreateVPC(ctx context.Context, s Scope, cidr, tenancy string, ta
 		if err := checkCount(tx, s, KindVPC, QuotaVPCs); err != nil {
 			return err
 		}
-		return vpcs.insert(tx, s, &v, v.CreatedAt, tags)
+		if err := vpcs.insert(tx, s, &v, v.CreatedAt, tags); err != nil {
+			return err
+		}
+		return runHooks(vpcCreated, tx, s, &v)
 	})
 	v.Tags = tagMap(tags)
 	return v, err
@@ -135,24 +135,22 @@ func (c *Cloud) DescribeVPCs(ctx context.Context, s Scope, ids []string, filters
 	return describe(ctx, c, s, vpcs, "DescribeVpcs", vpcFields, ids, filters, page, 5, 1000)
 }
 
-// vpcDependents are the kinds whose resources keep a VPC from being deleted. Each
-// resource issue adds the kinds that belong to a VPC.
-var vpcDependents []func(tx store.Tx, s Scope, vpcID string) (bool, error)
-
 // DeleteVPC deletes an empty VPC.
 func (c *Cloud) DeleteVPC(ctx context.Context, s Scope, id string) error {
 	return c.update(ctx, func(tx store.Tx) error {
-		if _, err := vpcs.get(tx, s, id); err != nil {
+		v, err := vpcs.get(tx, s, id)
+		if err != nil {
 			return err
 		}
-		for _, inUse := range vpcDependents {
-			busy, err := inUse(tx, s, id)
-			if err != nil {
-				return err
-			}
-			if busy {
-				return errorf("DependencyViolation", "The vpc '%s' has dependencies and cannot be deleted.", id)
-			}
+		busy, err := anyInUse(vpcDependents, tx, s, id)
+		if err != nil {
+			return err
+		}
+		if busy {
+			return errorf("DependencyViolation", "The vpc '%s' has dependencies and cannot be deleted.", id)
+		}
+		if err := runHooks(vpcDeleted, tx, s, &v); err != nil {
+			return err
 		}
 		return vpcs.remove(tx, s, id)
 	})

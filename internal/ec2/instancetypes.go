@@ -9,6 +9,8 @@ import (
 	"strato/internal/cloud"
 )
 
+func init() { areas = append(areas, (*Service).registerInstanceTypes) }
+
 func (s *Service) registerInstanceTypes(d *awsapi.EC2) {
 	handle(d, "DescribeInstanceTypes", s.describeInstanceTypes)
 	handle(d, "DescribeInstanceTypeOfferings", s.describeInstanceTypeOfferings)

@@ -8,6 +8,8 @@ import (
 	"strato/internal/cloud"
 )
 
+func init() { areas = append(areas, (*Service).registerInternetGateways) }
+
 func (s *Service) registerInternetGateways(d *awsapi.EC2) {
 	handle(d, "CreateInternetGateway", s.createInternetGateway)
 	handle(d, "AttachInternetGateway", s.attachInternetGateway)

@@ -10,6 +10,8 @@ import (
 	"strato/internal/sshkey"
 )
 
+func init() { areas = append(areas, (*Service).registerKeyPairs) }
+
 func (s *Service) registerKeyPairs(d *awsapi.EC2) {
 	handle(d, "CreateKeyPair", s.createKeyPair)
 	handle(d, "ImportKeyPair", s.importKeyPair)

@@ -11,6 +11,8 @@ import (
 	"strato/internal/cloud/filter"
 )
 
+func init() { areas = append(areas, (*Service).registerRegions) }
+
 func (s *Service) registerRegions(d *awsapi.EC2) {
 	handle(d, "DescribeRegions", s.describeRegions)
 	handle(d, "DescribeAvailabilityZones", s.describeAvailabilityZones)

@@ -22,15 +22,15 @@ type Service struct {
 func New(c *cloud.Cloud) *awsapi.EC2 {
 	s := &Service{cloud: c}
 	d := awsapi.NewEC2()
-	s.registerRegions(d)
-	s.registerKeyPairs(d)
-	s.registerTags(d)
-	s.registerInstanceTypes(d)
-	s.registerVPCs(d)
-	s.registerSubnets(d)
-	s.registerInternetGateways(d)
+	for _, register := range areas {
+		register(s, d)
+	}
 	return d
 }
+
+// areas register the operations of one EC2 area each; every area's file adds
+// itself in init.
+var areas []func(*Service, *awsapi.EC2)
 
 // handle registers an operation: a dry run reaches the control plane marked as one,
 // and every error leaves through toAPIError.

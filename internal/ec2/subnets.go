@@ -8,6 +8,8 @@ import (
 	"strato/internal/cloud"
 )
 
+func init() { areas = append(areas, (*Service).registerSubnets) }
+
 func (s *Service) registerSubnets(d *awsapi.EC2) {
 	handle(d, "CreateSubnet", s.createSubnet)
 	handle(d, "DescribeSubnets", s.describeSubnets)

@@ -8,6 +8,8 @@ import (
 	"strato/internal/cloud"
 )
 
+func init() { areas = append(areas, (*Service).registerTags) }
+
 func (s *Service) registerTags(d *awsapi.EC2) {
 	handle(d, "CreateTags", s.createTags)
 	handle(d, "DeleteTags", s.deleteTags)

@@ -9,6 +9,8 @@ import (
 	"strato/internal/cloud"
 )
 
+func init() { areas = append(areas, (*Service).registerVPCs) }
+
 func (s *Service) registerVPCs(d *awsapi.EC2) {
 	handle(d, "CreateVpc", s.createVPC)
 	handle(d, "DescribeVpcs", s.describeVPCs)
