@@ -98,3 +98,25 @@ func lookupRouteTarget(tx store.Tx, s Scope, id string) (t RouteTarget, found bo
 // Region); security group rules may then refer to groups of the peer VPC. The
 // peering connections' file replaces it.
 var vpcPeered = func(tx store.Tx, s Scope, vpcA, vpcB string) (bool, error) { return false, nil }
+
+// securityGroupsFor checks the security groups a network interface (or anything
+// that takes groups) is given in a VPC and returns the ones to use: the VPC's
+// default group when none is given. The security groups' file replaces it; until
+// then groups are taken as given.
+var securityGroupsFor = func(tx store.Tx, s Scope, vpcID string, groupIDs []string) ([]string, error) {
+	return groupIDs, nil
+}
+
+// PrefixListInfo is what other kinds need to know about a prefix list.
+type PrefixListInfo struct {
+	ID         string
+	Name       string
+	MaxEntries int      // a route or rule referring to the list counts this many
+	CIDRs      []string // its current entries
+}
+
+// lookupPrefixList finds an AWS-managed or customer-managed prefix list visible to
+// the scope (NotFoundError when there is none). The prefix lists' file replaces it.
+var lookupPrefixList = func(tx store.Tx, s Scope, id string) (PrefixListInfo, error) {
+	return PrefixListInfo{}, &NotFoundError{Kind: KindPrefixList, ID: id}
+}
