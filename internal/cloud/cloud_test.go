@@ -227,7 +227,7 @@ func TestDescribeNarrowsByExactTags(t *testing.T) {
 	if err := c.EnsureAccount(ctx, s.Account, "t"); err != nil {
 		t.Fatal(err)
 	}
-	vpc, err := c.CreateVPC(ctx, s, "10.0.0.0/16", "", nil)
+	vpc, err := c.CreateVPC(ctx, s, cloud.VPCRequest{CIDR: "10.0.0.0/16"})
 	if err != nil {
 		t.Fatal(err)
 	}

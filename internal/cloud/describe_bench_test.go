@@ -30,7 +30,7 @@ func BenchmarkDescribeSubnetsByTag(b *testing.B) {
 	s := cloud.Scope{Account: acct.ID, Region: "us-east-1"}
 	vpcCount, perVPC := benchVPCs, 200
 	for v := 0; v < vpcCount; v++ {
-		vpc, err := c.CreateVPC(ctx, s, "10.0.0.0/16", "", nil)
+		vpc, err := c.CreateVPC(ctx, s, cloud.VPCRequest{CIDR: "10.0.0.0/16"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -15,17 +16,19 @@ import (
 
 // Subnet is a range of a VPC's addresses in one availability zone.
 type Subnet struct {
-	ID                          string    `json:"id"`
-	VpcID                       string    `json:"vpcId"`
-	OwnerID                     string    `json:"ownerId"`
-	Region                      string    `json:"region"`
-	CIDR                        string    `json:"cidr"`
-	AvailabilityZone            string    `json:"availabilityZone"`
-	AvailabilityZoneID          string    `json:"availabilityZoneId"`
-	MapPublicIPOnLaunch         bool      `json:"mapPublicIpOnLaunch"`
-	DefaultForAZ                bool      `json:"defaultForAz"`
-	AssignIPv6AddressOnCreation bool      `json:"assignIpv6AddressOnCreation"`
-	CreatedAt                   time.Time `json:"createdAt"`
+	ID                          string `json:"id"`
+	VpcID                       string `json:"vpcId"`
+	OwnerID                     string `json:"ownerId"`
+	Region                      string `json:"region"`
+	CIDR                        string `json:"cidr"`
+	AvailabilityZone            string `json:"availabilityZone"`
+	AvailabilityZoneID          string `json:"availabilityZoneId"`
+	MapPublicIPOnLaunch         bool   `json:"mapPublicIpOnLaunch"`
+	DefaultForAZ                bool   `json:"defaultForAz"`
+	AssignIPv6AddressOnCreation bool   `json:"assignIpv6AddressOnCreation"`
+	// IPv6Blocks holds the subnet's IPv6 block, if it has one.
+	IPv6Blocks []CIDRBlockAssociation `json:"ipv6Blocks,omitempty"`
+	CreatedAt  time.Time              `json:"createdAt"`
 	// Addresses are the subnet's private addresses: the five AWS reserves are never
 	// handed out, and AvailableIPAddressCount is exact.
 	Addresses *ipam.Pool `json:"addresses"`
@@ -79,7 +82,9 @@ type SubnetRequest struct {
 	CIDR               string
 	AvailabilityZone   string
 	AvailabilityZoneID string
-	Tags               []Tag
+	// IPv6CIDR is an IPv6 block from one of the VPC's, or empty.
+	IPv6CIDR string
+	Tags     []Tag
 }
 
 // CreateSubnet makes a subnet inside one of a VPC's blocks, in one zone of the region.
@@ -104,14 +109,7 @@ func (c *Cloud) CreateSubnet(ctx context.Context, s Scope, req SubnetRequest) (S
 		if err := checkQuota(tx, s.Account, QuotaSubnets, len(siblings)); err != nil {
 			return err
 		}
-		var blocks, taken []netip.Prefix
-		for _, b := range vpc.CIDRBlocks {
-			blocks = append(blocks, netip.MustParsePrefix(b.CIDR))
-		}
-		for _, sib := range siblings {
-			taken = append(taken, netip.MustParsePrefix(sib.CIDR))
-		}
-		prefix, err := ipam.ParseSubnetCIDR(req.CIDR, blocks, taken)
+		prefix, err := ipam.ParseSubnetCIDR(req.CIDR, prefixes(vpc.CIDRBlocks), subnetBlocks(siblings, false))
 		if err != nil {
 			return err
 		}
@@ -119,6 +117,13 @@ func (c *Cloud) CreateSubnet(ctx context.Context, s Scope, req SubnetRequest) (S
 			ID: NewID("subnet"), VpcID: vpc.ID, OwnerID: s.Account, Region: s.Region, CIDR: prefix.String(),
 			AvailabilityZone: zone.ZoneName, AvailabilityZoneID: zone.ZoneId,
 			CreatedAt: c.clock.Now(), Addresses: ipam.NewPool(prefix),
+		}
+		if req.IPv6CIDR != "" {
+			assoc, err := newSubnetIPv6Block(vpc, siblings, req.IPv6CIDR)
+			if err != nil {
+				return err
+			}
+			sn.IPv6Blocks = []CIDRBlockAssociation{assoc}
 		}
 		if err := subnets.insert(tx, s, &sn, sn.CreatedAt, req.Tags); err != nil {
 			return err
@@ -168,15 +173,22 @@ var subnetFields = func() filter.Fields[Subnet] {
 		"vpc-id":                     func(s Subnet) []string { return []string{s.VpcID} },
 		"ipv6-native":                func(s Subnet) []string { return boolValue(false) },
 		"enable-dns64":               func(s Subnet) []string { return boolValue(false) },
-		// Not modelled yet (no IPv6 blocks, Outposts, customer-owned pools or
-		// local network interfaces): these match nothing.
-		"customer-owned-ipv4-pool":                    func(Subnet) []string { return nil },
-		"enable-lni-at-device-index":                  func(Subnet) []string { return nil },
-		"ipv6-cidr-block-association.ipv6-cidr-block": func(Subnet) []string { return nil },
-		"ipv6-cidr-block-association.association-id":  func(Subnet) []string { return nil },
-		"ipv6-cidr-block-association.state":           func(Subnet) []string { return nil },
-		"map-customer-owned-ip-on-launch":             func(Subnet) []string { return boolValue(false) },
-		"outpost-arn":                                 func(Subnet) []string { return nil },
+		"ipv6-cidr-block-association.ipv6-cidr-block": func(s Subnet) []string {
+			return blockValues(s.IPv6Blocks, func(b CIDRBlockAssociation) string { return b.CIDR })
+		},
+		"ipv6-cidr-block-association.association-id": func(s Subnet) []string {
+			return blockValues(s.IPv6Blocks, func(b CIDRBlockAssociation) string { return b.AssociationID })
+		},
+		"ipv6-cidr-block-association.state": func(s Subnet) []string {
+			return blockValues(s.IPv6Blocks, func(b CIDRBlockAssociation) string { return b.State })
+		},
+		"assign-ipv6-address-on-creation": func(s Subnet) []string { return boolValue(s.AssignIPv6AddressOnCreation) },
+		// Not modelled yet (Outposts, customer-owned pools, local network
+		// interfaces): these match nothing.
+		"customer-owned-ipv4-pool":        func(Subnet) []string { return nil },
+		"enable-lni-at-device-index":      func(Subnet) []string { return nil },
+		"map-customer-owned-ip-on-launch": func(Subnet) []string { return boolValue(false) },
+		"outpost-arn":                     func(Subnet) []string { return nil },
 	}
 	// The older spellings AWS still accepts.
 	f["availabilityZone"] = f["availability-zone"]
@@ -210,15 +222,119 @@ func (c *Cloud) DeleteSubnet(ctx context.Context, s Scope, id string) error {
 	})
 }
 
-// SetSubnetMapPublicIPOnLaunch changes whether instances launched in the subnet get
-// a public address.
-func (c *Cloud) SetSubnetMapPublicIPOnLaunch(ctx context.Context, s Scope, id string, value bool) error {
+// Subnet attributes ModifySubnetAttribute changes.
+const (
+	SubnetAttrMapPublicIPOnLaunch = "mapPublicIpOnLaunch"
+	SubnetAttrAssignIPv6OnCreate  = "assignIpv6AddressOnCreation"
+)
+
+// SetSubnetAttribute changes whether instances launched in the subnet get a public
+// IPv4 address, or an IPv6 address (which needs the subnet to have an IPv6 block).
+func (c *Cloud) SetSubnetAttribute(ctx context.Context, s Scope, id, attr string, value bool) error {
 	return c.update(ctx, func(tx store.Tx) error {
 		sn, err := subnets.get(tx, s, id)
 		if err != nil {
 			return err
 		}
-		sn.MapPublicIPOnLaunch = value
+		switch attr {
+		case SubnetAttrMapPublicIPOnLaunch:
+			sn.MapPublicIPOnLaunch = value
+		case SubnetAttrAssignIPv6OnCreate:
+			if value && len(sn.IPv6Blocks) == 0 {
+				return errorf("InvalidParameterValue", "Invalid value 'true' for assignIpv6AddressOnCreation: subnet %s has no IPv6 CIDR block.", id)
+			}
+			sn.AssignIPv6AddressOnCreation = value
+		default:
+			return fmt.Errorf("unknown subnet attribute %q", attr)
+		}
 		return subnets.update(tx, s, &sn)
 	})
+}
+
+// prefixes parses the blocks of associations.
+func prefixes(blocks []CIDRBlockAssociation) []netip.Prefix {
+	out := make([]netip.Prefix, len(blocks))
+	for i, b := range blocks {
+		out[i] = netip.MustParsePrefix(b.CIDR)
+	}
+	return out
+}
+
+// subnetBlocks lists the IPv4 (or IPv6) blocks of subnets.
+func subnetBlocks(list []Subnet, ipv6 bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, sn := range list {
+		if ipv6 {
+			out = append(out, prefixes(sn.IPv6Blocks)...)
+		} else {
+			out = append(out, netip.MustParsePrefix(sn.CIDR))
+		}
+	}
+	return out
+}
+
+// newSubnetIPv6Block checks an IPv6 block for a subnet of vpc against the VPC's
+// IPv6 blocks and the other subnets'.
+func newSubnetIPv6Block(vpc VPC, siblings []Subnet, cidr string) (CIDRBlockAssociation, error) {
+	if len(vpc.IPv6Blocks) == 0 {
+		return CIDRBlockAssociation{}, errorf("InvalidSubnet.Range", "The IPv6 CIDR '%s' is invalid: VPC %s has no IPv6 CIDR block.", cidr, vpc.ID)
+	}
+	p, err := ipam.ParseSubnetIPv6CIDR(cidr, prefixes(vpc.IPv6Blocks), subnetBlocks(siblings, true))
+	if err != nil {
+		return CIDRBlockAssociation{}, err
+	}
+	return CIDRBlockAssociation{AssociationID: NewID("subnet-cidr-assoc"), CIDR: p.String(), State: "associated"}, nil
+}
+
+// AssociateSubnetIPv6Block gives a subnet an IPv6 block from its VPC's; a subnet
+// has at most one.
+func (c *Cloud) AssociateSubnetIPv6Block(ctx context.Context, s Scope, subnetID, cidr string) (CIDRBlockAssociation, error) {
+	var assoc CIDRBlockAssociation
+	err := c.update(ctx, func(tx store.Tx) error {
+		sn, err := subnets.get(tx, s, subnetID)
+		if err != nil {
+			return err
+		}
+		if len(sn.IPv6Blocks) > 0 {
+			return errorf("CidrLimitExceeded", "Subnet %s already has an IPv6 CIDR block (%s); a subnet can have only one.", sn.ID, sn.IPv6Blocks[0].CIDR)
+		}
+		vpc, err := vpcs.get(tx, s, sn.VpcID)
+		if err != nil {
+			return err
+		}
+		siblings, err := subnetsOfVPC(tx, s, vpc.ID)
+		if err != nil {
+			return err
+		}
+		if assoc, err = newSubnetIPv6Block(vpc, siblings, cidr); err != nil {
+			return err
+		}
+		sn.IPv6Blocks = []CIDRBlockAssociation{assoc}
+		return subnets.update(tx, s, &sn)
+	})
+	assoc.State = "associating"
+	return assoc, err
+}
+
+// DisassociateSubnetIPv6Block removes a subnet's IPv6 block by its association ID.
+func (c *Cloud) DisassociateSubnetIPv6Block(ctx context.Context, s Scope, associationID string) (string, CIDRBlockAssociation, error) {
+	var subnetID string
+	var assoc CIDRBlockAssociation
+	err := c.update(ctx, func(tx store.Tx) error {
+		all, err := subnets.load(tx, s, nil, nil)
+		if err != nil {
+			return err
+		}
+		for _, sn := range all {
+			if len(sn.IPv6Blocks) == 0 || sn.IPv6Blocks[0].AssociationID != associationID {
+				continue
+			}
+			subnetID, assoc = sn.ID, sn.IPv6Blocks[0]
+			sn.IPv6Blocks, sn.AssignIPv6AddressOnCreation = nil, false
+			return subnets.update(tx, s, &sn)
+		}
+		return errorf("InvalidSubnetCidrBlockAssociationID.NotFound", "The subnet CIDR block with association ID '%s' does not exist", associationID)
+	})
+	assoc.State = "disassociating"
+	return subnetID, assoc, err
 }

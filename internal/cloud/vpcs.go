@@ -15,6 +15,7 @@ type VPC struct {
 	ID              string                 `json:"id"`
 	OwnerID         string                 `json:"ownerId"`
 	CIDRBlocks      []CIDRBlockAssociation `json:"cidrBlocks"` // the first is the primary
+	IPv6Blocks      []CIDRBlockAssociation `json:"ipv6Blocks,omitempty"`
 	InstanceTenancy string                 `json:"instanceTenancy"`
 	IsDefault       bool                   `json:"isDefault"`
 	// DHCPOptionsID is "default" until DHCP options sets exist.
@@ -28,7 +29,7 @@ type VPC struct {
 	Tags map[string]string `json:"-"`
 }
 
-// CIDRBlockAssociation is one IPv4 block of a VPC.
+// CIDRBlockAssociation is one IPv4 or IPv6 block of a VPC or subnet.
 type CIDRBlockAssociation struct {
 	AssociationID string `json:"associationId"`
 	CIDR          string `json:"cidr"`
@@ -60,19 +61,29 @@ func init() {
 // Instance tenancies a VPC can have.
 var vpcTenancies = map[string]bool{"default": true, "dedicated": true}
 
-// CreateVPC makes a VPC with one IPv4 block.
-func (c *Cloud) CreateVPC(ctx context.Context, s Scope, cidr, tenancy string, tags []Tag) (VPC, error) {
-	block, err := ipam.ParseVPCCIDR(cidr)
+// VPCRequest is what CreateVpc asks for.
+type VPCRequest struct {
+	CIDR    string
+	Tenancy string
+	// AmazonIPv6 asks for an Amazon-provided IPv6 /56 as well.
+	AmazonIPv6 bool
+	Tags       []Tag
+}
+
+// CreateVPC makes a VPC with one IPv4 block and the defaults every VPC comes with.
+func (c *Cloud) CreateVPC(ctx context.Context, s Scope, req VPCRequest) (VPC, error) {
+	block, err := ipam.ParseVPCCIDR(req.CIDR)
 	if err != nil {
 		return VPC{}, err
 	}
+	tenancy := req.Tenancy
 	if tenancy == "" {
 		tenancy = "default"
 	}
 	if !vpcTenancies[tenancy] {
 		return VPC{}, errorf("InvalidParameterValue", "Value (%s) for parameter instanceTenancy is invalid. Valid values are: default, dedicated", tenancy)
 	}
-	if err := ValidateTags(tags); err != nil {
+	if err := ValidateTags(req.Tags); err != nil {
 		return VPC{}, err
 	}
 	v := VPC{
@@ -89,41 +100,55 @@ func (c *Cloud) CreateVPC(ctx context.Context, s Scope, cidr, tenancy string, ta
 		if err := checkCount(tx, s, KindVPC, QuotaVPCs); err != nil {
 			return err
 		}
-		if err := vpcs.insert(tx, s, &v, v.CreatedAt, tags); err != nil {
+		if req.AmazonIPv6 {
+			b, err := takeAmazonIPv6Block(tx)
+			if err != nil {
+				return err
+			}
+			v.IPv6Blocks = []CIDRBlockAssociation{{AssociationID: NewID("vpc-cidr-assoc"), CIDR: b.String(), State: "associated"}}
+		}
+		if err := vpcs.insert(tx, s, &v, v.CreatedAt, req.Tags); err != nil {
 			return err
 		}
 		return runHooks(vpcCreated, tx, s, &v)
 	})
-	v.Tags = tagMap(tags)
+	v.Tags = tagMap(req.Tags)
 	return v, err
 }
 
 var vpcFields = filter.Fields[VPC]{
 	"cidr": func(v VPC) []string { return []string{v.CIDRBlocks[0].CIDR} },
 	"cidr-block-association.cidr-block": func(v VPC) []string {
-		return blockValues(v, func(b CIDRBlockAssociation) string { return b.CIDR })
+		return blockValues(v.CIDRBlocks, func(b CIDRBlockAssociation) string { return b.CIDR })
 	},
 	"cidr-block-association.association-id": func(v VPC) []string {
-		return blockValues(v, func(b CIDRBlockAssociation) string { return b.AssociationID })
+		return blockValues(v.CIDRBlocks, func(b CIDRBlockAssociation) string { return b.AssociationID })
 	},
 	"cidr-block-association.state": func(v VPC) []string {
-		return blockValues(v, func(b CIDRBlockAssociation) string { return b.State })
+		return blockValues(v.CIDRBlocks, func(b CIDRBlockAssociation) string { return b.State })
 	},
 	"dhcp-options-id": func(v VPC) []string { return []string{v.DHCPOptionsID} },
-	// strato has no IPv6 blocks yet: these filters match nothing.
-	"ipv6-cidr-block-association.ipv6-cidr-block": func(VPC) []string { return nil },
-	"ipv6-cidr-block-association.ipv6-pool":       func(VPC) []string { return nil },
-	"ipv6-cidr-block-association.association-id":  func(VPC) []string { return nil },
-	"ipv6-cidr-block-association.state":           func(VPC) []string { return nil },
-	"is-default":                                  func(v VPC) []string { return boolValue(v.IsDefault) },
-	"owner-id":                                    func(v VPC) []string { return []string{v.OwnerID} },
-	"state":                                       func(v VPC) []string { return []string{v.State()} },
-	"vpc-id":                                      func(v VPC) []string { return []string{v.ID} },
+	"ipv6-cidr-block-association.ipv6-cidr-block": func(v VPC) []string {
+		return blockValues(v.IPv6Blocks, func(b CIDRBlockAssociation) string { return b.CIDR })
+	},
+	"ipv6-cidr-block-association.ipv6-pool": func(v VPC) []string {
+		return blockValues(v.IPv6Blocks, func(CIDRBlockAssociation) string { return AmazonIPv6PoolName })
+	},
+	"ipv6-cidr-block-association.association-id": func(v VPC) []string {
+		return blockValues(v.IPv6Blocks, func(b CIDRBlockAssociation) string { return b.AssociationID })
+	},
+	"ipv6-cidr-block-association.state": func(v VPC) []string {
+		return blockValues(v.IPv6Blocks, func(b CIDRBlockAssociation) string { return b.State })
+	},
+	"is-default": func(v VPC) []string { return boolValue(v.IsDefault) },
+	"owner-id":   func(v VPC) []string { return []string{v.OwnerID} },
+	"state":      func(v VPC) []string { return []string{v.State()} },
+	"vpc-id":     func(v VPC) []string { return []string{v.ID} },
 }
 
-func blockValues(v VPC, field func(CIDRBlockAssociation) string) []string {
-	out := make([]string, len(v.CIDRBlocks))
-	for i, b := range v.CIDRBlocks {
+func blockValues(blocks []CIDRBlockAssociation, field func(CIDRBlockAssociation) string) []string {
+	out := make([]string, len(blocks))
+	for i, b := range blocks {
 		out[i] = field(b)
 	}
 	return out

@@ -15,14 +15,16 @@ func (s *Service) registerSubnets(d *awsapi.EC2) {
 	handle(d, "DescribeSubnets", s.describeSubnets)
 	handle(d, "DeleteSubnet", s.deleteSubnet)
 	handle(d, "ModifySubnetAttribute", s.modifySubnetAttribute)
+	handle(d, "AssociateSubnetCidrBlock", s.associateSubnetCIDRBlock)
+	handle(d, "DisassociateSubnetCidrBlock", s.disassociateSubnetCIDRBlock)
 }
 
 func (s *Service) createSubnet(ctx context.Context, c *awsapi.EC2Call, in *ec2api.CreateSubnetRequest) (*ec2api.CreateSubnetResult, error) {
 	switch {
 	case in.Ipv4IpamPoolId != nil || in.Ipv4NetmaskLength != nil || in.Ipv6IpamPoolId != nil || in.Ipv6NetmaskLength != nil:
 		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support IPAM pools yet; give CreateSubnet a CidrBlock.")
-	case in.Ipv6CidrBlock != nil || deref(in.Ipv6Native):
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support IPv6 subnets yet.")
+	case deref(in.Ipv6Native):
+		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support IPv6-only subnets yet; give CreateSubnet a CidrBlock.")
 	case in.OutpostArn != nil:
 		return nil, awsapi.Errorf("UnsupportedOperation", "strato has no Outposts.")
 	case in.CidrBlock == nil:
@@ -34,7 +36,7 @@ func (s *Service) createSubnet(ctx context.Context, c *awsapi.EC2Call, in *ec2ap
 	}
 	sn, err := s.cloud.CreateSubnet(ctx, scope(c), cloud.SubnetRequest{
 		VpcID: deref(in.VpcId), CIDR: *in.CidrBlock, AvailabilityZone: deref(in.AvailabilityZone),
-		AvailabilityZoneID: deref(in.AvailabilityZoneId), Tags: tags[cloud.KindSubnet],
+		AvailabilityZoneID: deref(in.AvailabilityZoneId), IPv6CIDR: deref(in.Ipv6CidrBlock), Tags: tags[cloud.KindSubnet],
 	})
 	if err != nil {
 		return nil, err
@@ -46,12 +48,16 @@ func (s *Service) createSubnet(ctx context.Context, c *awsapi.EC2Call, in *ec2ap
 }
 
 func apiSubnet(sn cloud.Subnet) ec2api.Subnet {
+	blocks := []ec2api.SubnetIpv6CidrBlockAssociation{}
+	for _, b := range sn.IPv6Blocks {
+		blocks = append(blocks, apiSubnetIPv6Block(b))
+	}
 	return ec2api.Subnet{
 		AvailabilityZone: ptr(sn.AvailabilityZone), AvailabilityZoneId: ptr(sn.AvailabilityZoneID),
 		AvailableIpAddressCount: ptr(int32(sn.AvailableIPAddressCount())), CidrBlock: ptr(sn.CIDR),
 		DefaultForAz: ptr(sn.DefaultForAZ), MapPublicIpOnLaunch: ptr(sn.MapPublicIPOnLaunch), MapCustomerOwnedIpOnLaunch: ptr(false),
 		State: ptr(sn.State()), SubnetId: ptr(sn.ID), VpcId: ptr(sn.VpcID), OwnerId: ptr(sn.OwnerID),
-		AssignIpv6AddressOnCreation: ptr(sn.AssignIPv6AddressOnCreation), Ipv6CidrBlockAssociationSet: []ec2api.SubnetIpv6CidrBlockAssociation{},
+		AssignIpv6AddressOnCreation: ptr(sn.AssignIPv6AddressOnCreation), Ipv6CidrBlockAssociationSet: blocks,
 		Tags: apiTags(sn.Tags), SubnetArn: ptr(sn.ARN()), EnableDns64: ptr(false), Ipv6Native: ptr(false),
 		PrivateDnsNameOptionsOnLaunch: &ec2api.PrivateDnsNameOptionsOnLaunch{
 			HostnameType: ptr("ip-name"), EnableResourceNameDnsARecord: ptr(false), EnableResourceNameDnsAAAARecord: ptr(false),
@@ -78,16 +84,60 @@ func (s *Service) deleteSubnet(ctx context.Context, c *awsapi.EC2Call, in *ec2ap
 	return nil, s.cloud.DeleteSubnet(ctx, scope(c), deref(in.SubnetId))
 }
 
-func (s *Service) modifySubnetAttribute(ctx context.Context, c *awsapi.EC2Call, in *ec2api.ModifySubnetAttributeRequest) (*struct{}, error) {
-	switch {
-	case in.AssignIpv6AddressOnCreation != nil || in.EnableDns64 != nil || in.MapCustomerOwnedIpOnLaunch != nil ||
-		in.CustomerOwnedIpv4Pool != nil || in.PrivateDnsHostnameTypeOnLaunch != nil || in.EnableResourceNameDnsARecordOnLaunch != nil ||
-		in.EnableResourceNameDnsAAAARecordOnLaunch != nil || in.EnableLniAtDeviceIndex != nil || in.DisableLniAtDeviceIndex != nil:
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato's ModifySubnetAttribute changes MapPublicIpOnLaunch only so far.")
-	case in.MapPublicIpOnLaunch == nil:
-		return nil, missing("MapPublicIpOnLaunch")
-	case in.MapPublicIpOnLaunch.Value == nil:
-		return nil, missing("MapPublicIpOnLaunch.Value")
+func apiSubnetIPv6Block(b cloud.CIDRBlockAssociation) ec2api.SubnetIpv6CidrBlockAssociation {
+	return ec2api.SubnetIpv6CidrBlockAssociation{
+		AssociationId: ptr(b.AssociationID), Ipv6CidrBlock: ptr(b.CIDR), Ipv6CidrBlockState: &ec2api.SubnetCidrBlockState{State: ptr(b.State)},
 	}
-	return nil, s.cloud.SetSubnetMapPublicIPOnLaunch(ctx, scope(c), deref(in.SubnetId), *in.MapPublicIpOnLaunch.Value)
+}
+
+func (s *Service) modifySubnetAttribute(ctx context.Context, c *awsapi.EC2Call, in *ec2api.ModifySubnetAttributeRequest) (*struct{}, error) {
+	if in.EnableDns64 != nil || in.MapCustomerOwnedIpOnLaunch != nil ||
+		in.CustomerOwnedIpv4Pool != nil || in.PrivateDnsHostnameTypeOnLaunch != nil || in.EnableResourceNameDnsARecordOnLaunch != nil ||
+		in.EnableResourceNameDnsAAAARecordOnLaunch != nil || in.EnableLniAtDeviceIndex != nil || in.DisableLniAtDeviceIndex != nil {
+		return nil, awsapi.Errorf("UnsupportedOperation", "strato's ModifySubnetAttribute changes MapPublicIpOnLaunch and AssignIpv6AddressOnCreation only so far.")
+	}
+	type change struct {
+		attr, param string
+		value       *ec2api.AttributeBooleanValue
+	}
+	var set []change
+	for _, ch := range []change{
+		{cloud.SubnetAttrMapPublicIPOnLaunch, "MapPublicIpOnLaunch", in.MapPublicIpOnLaunch},
+		{cloud.SubnetAttrAssignIPv6OnCreate, "AssignIpv6AddressOnCreation", in.AssignIpv6AddressOnCreation},
+	} {
+		if ch.value != nil {
+			set = append(set, ch)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		return nil, missing("MapPublicIpOnLaunch or AssignIpv6AddressOnCreation")
+	case len(set) > 1:
+		return nil, awsapi.Errorf("InvalidParameterCombination", "Fields for multiple attribute types specified: %s, %s", set[0].attr, set[1].attr)
+	case set[0].value.Value == nil:
+		return nil, missing(set[0].param + ".Value")
+	}
+	return nil, s.cloud.SetSubnetAttribute(ctx, scope(c), deref(in.SubnetId), set[0].attr, *set[0].value.Value)
+}
+
+func (s *Service) associateSubnetCIDRBlock(ctx context.Context, c *awsapi.EC2Call, in *ec2api.AssociateSubnetCidrBlockRequest) (*ec2api.AssociateSubnetCidrBlockResult, error) {
+	switch {
+	case in.Ipv6IpamPoolId != nil || in.Ipv6NetmaskLength != nil:
+		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support IPAM pools yet; give AssociateSubnetCidrBlock an Ipv6CidrBlock.")
+	case in.Ipv6CidrBlock == nil:
+		return nil, missing("Ipv6CidrBlock")
+	}
+	b, err := s.cloud.AssociateSubnetIPv6Block(ctx, scope(c), deref(in.SubnetId), *in.Ipv6CidrBlock)
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.AssociateSubnetCidrBlockResult{SubnetId: in.SubnetId, Ipv6CidrBlockAssociation: ptr(apiSubnetIPv6Block(b))}, nil
+}
+
+func (s *Service) disassociateSubnetCIDRBlock(ctx context.Context, c *awsapi.EC2Call, in *ec2api.DisassociateSubnetCidrBlockRequest) (*ec2api.DisassociateSubnetCidrBlockResult, error) {
+	id, b, err := s.cloud.DisassociateSubnetIPv6Block(ctx, scope(c), deref(in.AssociationId))
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.DisassociateSubnetCidrBlockResult{SubnetId: &id, Ipv6CidrBlockAssociation: ptr(apiSubnetIPv6Block(b))}, nil
 }

@@ -55,7 +55,7 @@ func TestSubnets(t *testing.T) {
 		{"unknown filter", "DescribeSubnets", []string{"Filter.1.Name", "colour", "Filter.1.Value.1", "x"}, "InvalidParameterValue", ""},
 		{"map public IPs", "ModifySubnetAttribute", []string{"SubnetId", subnet, "MapPublicIpOnLaunch.Value", "true"}, "", "<return>true</return>"},
 		{"now mapped", "DescribeSubnets", []string{"SubnetId.1", subnet}, "", "<mapPublicIpOnLaunch>true</mapPublicIpOnLaunch>"},
-		{"IPv6 attribute not yet", "ModifySubnetAttribute", []string{"SubnetId", subnet, "AssignIpv6AddressOnCreation.Value", "true"}, "UnsupportedOperation", ""},
+		{"DNS64 not yet", "ModifySubnetAttribute", []string{"SubnetId", subnet, "EnableDns64.Value", "true"}, "UnsupportedOperation", ""},
 		{"VPC with subnets", "DeleteVpc", []string{"VpcId", vpc}, "DependencyViolation", ""},
 		{"delete the subnet", "DeleteSubnet", []string{"SubnetId", subnet}, "", "<return>true</return>"},
 		{"delete it again", "DeleteSubnet", []string{"SubnetId", subnet}, "InvalidSubnetID.NotFound", ""},

@@ -30,7 +30,7 @@ func TestVPCs(t *testing.T) {
 		{"a /29 is too small", "CreateVpc", []string{"CidrBlock", "10.0.0.0/29"}, "InvalidVpc.Range", ""},
 		{"not a CIDR", "CreateVpc", []string{"CidrBlock", "ten"}, "InvalidParameterValue", ""},
 		{"no CIDR", "CreateVpc", nil, "MissingParameter", ""},
-		{"IPv6 not yet", "CreateVpc", []string{"CidrBlock", "10.1.0.0/16", "AmazonProvidedIpv6CidrBlock", "true"}, "UnsupportedOperation", ""},
+		{"BYOIP IPv6 not supported", "CreateVpc", []string{"CidrBlock", "10.1.0.0/16", "Ipv6Pool", "ipv6pool-ec2-0123456789abcdef0"}, "UnsupportedOperation", ""},
 		{"bad tenancy", "CreateVpc", []string{"CidrBlock", "10.1.0.0/16", "InstanceTenancy", "shared"}, "InvalidParameterValue", ""},
 		{"tag spec for another type", "CreateVpc", []string{"CidrBlock", "10.1.0.0/16", "TagSpecification.1.ResourceType", "subnet", "TagSpecification.1.Tag.1.Key", "a"}, "InvalidParameterValue", ""},
 		{"describe by ID", "DescribeVpcs", []string{"VpcId.1", vpc}, "", "<vpcId>" + vpc + "</vpcId>"},

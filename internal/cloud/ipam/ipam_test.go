@@ -184,3 +184,36 @@ func TestOverlaps(t *testing.T) {
 		t.Fatal("Overlaps wrong")
 	}
 }
+
+func TestAmazonIPv6Block(t *testing.T) {
+	for n, want := range map[uint32]string{0: "2001:db8::/56", 1: "2001:db8:0:100::/56", 0x123456: "2001:db8:1234:5600::/56", 1<<24 - 1: "2001:db8:ffff:ff00::/56"} {
+		got, err := AmazonIPv6Block(n)
+		if err != nil || got.String() != want {
+			t.Errorf("AmazonIPv6Block(%#x) = %v, %v; want %s", n, got, err, want)
+		}
+	}
+	if _, err := AmazonIPv6Block(1 << 24); code(t, err) != CodeInsufficientCidrBlocks {
+		t.Errorf("block 2^24: %v, want %s", err, CodeInsufficientCidrBlocks)
+	}
+}
+
+func TestParseSubnetIPv6CIDR(t *testing.T) {
+	vpc := []netip.Prefix{netip.MustParsePrefix("2001:db8:0:100::/56")}
+	siblings := []netip.Prefix{netip.MustParsePrefix("2001:db8:0:101::/64")}
+	for cidr, want := range map[string]string{
+		"2001:db8:0:102::/64":  "",
+		"2001:db8:0:102::5/64": "", // host bits are cleared, as AWS does
+		"10.0.0.0/24":          CodeInvalidParameterValue,
+		"nonsense":             CodeInvalidParameterValue,
+		"2001:db8:0:102::/65":  CodeInvalidSubnetRange,
+		"2001:db8:0:100::/40":  CodeInvalidSubnetRange,
+		"2001:db8:0:200::/64":  CodeInvalidSubnetRange, // outside the VPC's /56
+		"2001:db8:0:101::/64":  CodeInvalidSubnetConflict,
+		"2001:db8:0:100::/60":  CodeInvalidSubnetConflict, // contains the sibling
+	} {
+		_, err := ParseSubnetIPv6CIDR(cidr, vpc, siblings)
+		if got := code(t, err); got != want {
+			t.Errorf("ParseSubnetIPv6CIDR(%s) = %v, want code %q", cidr, err, want)
+		}
+	}
+}
