@@ -18,6 +18,9 @@ import (
 // UnsupportedOperation naming the operation.
 type EC2 struct {
 	handlers map[string]ec2Handler
+	// Prepare, when set, runs before every implemented operation (the EC2
+	// service makes an account's default VPC on its first request in a Region).
+	Prepare func(ctx context.Context, c *EC2Call) error
 }
 
 type ec2Handler func(ctx context.Context, c *EC2Call, in any) (any, error)
@@ -85,6 +88,11 @@ func (d *EC2) Serve(ctx context.Context, c *Call) ([]byte, error) {
 		return nil, err
 	}
 	call := &EC2Call{Call: c, DryRun: dryRunRequested(in)}
+	if d.Prepare != nil {
+		if err := d.Prepare(ctx, call); err != nil {
+			return nil, err
+		}
+	}
 	out, err := h(ctx, call, in)
 	if err != nil {
 		return nil, err

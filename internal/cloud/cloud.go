@@ -31,6 +31,8 @@ type Cloud struct {
 	log    *slog.Logger
 	paging *paging.Codec
 	keys   *keyCache
+	// defaults tracks the lazily made default VPCs.
+	defaults defaultVPCs
 }
 
 // Scope is an account in a region.

@@ -8,6 +8,7 @@ import (
 	"strato/internal/awsapi"
 	"strato/internal/awsapi/ec2api"
 	"strato/internal/catalog"
+	"strato/internal/cloud"
 	"strato/internal/cloud/filter"
 )
 
@@ -133,24 +134,34 @@ func (s *Service) describeAvailabilityZones(_ context.Context, c *awsapi.EC2Call
 	return out, nil
 }
 
-// Account attribute values. default-vpc reports "none" until the VPC control plane
-// creates default VPCs.
+// fixed answers an account attribute with constant values.
+func fixed(values ...string) func(*Service, context.Context, cloud.Scope) ([]string, error) {
+	return func(*Service, context.Context, cloud.Scope) ([]string, error) { return values, nil }
+}
+
+// Account attribute values.
 var accountAttributes = []struct {
 	name   string
-	values func() []string
+	values func(s *Service, ctx context.Context, sc cloud.Scope) ([]string, error)
 }{
-	{"supported-platforms", func() []string { return []string{"VPC"} }},
-	{"vpc-max-security-groups-per-interface", func() []string { return []string{"5"} }},
-	{"max-elastic-ips", func() []string { return []string{"5"} }},
-	{"max-instances", func() []string { return []string{strconv.Itoa(MaxInstances)} }},
-	{"vpc-max-elastic-ips", func() []string { return []string{"5"} }},
-	{"default-vpc", func() []string { return []string{"none"} }},
+	{"supported-platforms", fixed("VPC")},
+	{"vpc-max-security-groups-per-interface", fixed("5")},
+	{"max-elastic-ips", fixed("5")},
+	{"max-instances", fixed(strconv.Itoa(MaxInstances))},
+	{"vpc-max-elastic-ips", fixed("5")},
+	{"default-vpc", func(s *Service, ctx context.Context, sc cloud.Scope) ([]string, error) {
+		id, err := s.cloud.DefaultVPCID(ctx, sc)
+		if id == "" {
+			id = "none"
+		}
+		return []string{id}, err
+	}},
 }
 
 // MaxInstances is the On-Demand instance limit DescribeAccountAttributes reports.
 const MaxInstances = 20
 
-func (s *Service) describeAccountAttributes(_ context.Context, _ *awsapi.EC2Call, in *ec2api.DescribeAccountAttributesRequest) (*ec2api.DescribeAccountAttributesResult, error) {
+func (s *Service) describeAccountAttributes(ctx context.Context, c *awsapi.EC2Call, in *ec2api.DescribeAccountAttributesRequest) (*ec2api.DescribeAccountAttributesResult, error) {
 	wanted := map[string]bool{}
 	for _, n := range in.AttributeNames {
 		known := false
@@ -172,7 +183,11 @@ func (s *Service) describeAccountAttributes(_ context.Context, _ *awsapi.EC2Call
 			continue
 		}
 		attr := ec2api.AccountAttribute{AttributeName: ptr(a.name)}
-		for _, v := range a.values() {
+		values, err := a.values(s, ctx, scope(c))
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range values {
 			attr.AttributeValues = append(attr.AttributeValues, ec2api.AccountAttributeValue{AttributeValue: ptr(v)})
 		}
 		out.AccountAttributes = append(out.AccountAttributes, attr)

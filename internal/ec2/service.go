@@ -25,6 +25,9 @@ func New(c *cloud.Cloud) *awsapi.EC2 {
 	for _, register := range areas {
 		register(s, d)
 	}
+	d.Prepare = func(ctx context.Context, call *awsapi.EC2Call) error {
+		return c.EnsureDefaultVPC(ctx, scope(call))
+	}
 	return d
 }
 

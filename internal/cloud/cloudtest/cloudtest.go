@@ -12,8 +12,17 @@ import (
 )
 
 // New returns a control plane whose store lives in the test's temporary directory and
-// is closed when the test ends.
+// is closed when the test ends. It makes no default VPCs by itself, so tests count
+// only what they create; WithDefaultVPCs gives one that does.
 func New(t testing.TB) *cloud.Cloud {
+	c := WithDefaultVPCs(t)
+	c.DisableDefaultVPCs()
+	return c
+}
+
+// WithDefaultVPCs returns a control plane like New that makes each account's
+// default VPC on first use of a Region, as strato serve does.
+func WithDefaultVPCs(t testing.TB) *cloud.Cloud {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strato.db"))
