@@ -60,9 +60,8 @@ var networkACLs = docKind[NetworkACL]{
 
 // Quota names for network ACLs.
 const (
-	QuotaNetworkACLs    = "network-acls-per-vpc"
-	QuotaACLRules       = "rules-per-network-acl"
-	networkACLsDescribe = "DescribeNetworkAcls"
+	QuotaNetworkACLs = "network-acls-per-vpc"
+	QuotaACLRules    = "rules-per-network-acl"
 )
 
 func init() {
@@ -366,5 +365,5 @@ func aclEntryValues(a NetworkACL, field func(ACLEntry) []string) []string {
 // DescribeNetworkACLs lists ACLs by ID (each must exist) or all of them, filtered
 // and paginated (MaxResults 5..1000), ordered by ID.
 func (c *Cloud) DescribeNetworkACLs(ctx context.Context, s Scope, ids []string, filters []filter.Filter, page Page) ([]NetworkACL, string, error) {
-	return describe(ctx, c, s, networkACLs, networkACLsDescribe, networkACLFields, ids, filters, page, 5, 1000)
+	return describe(ctx, c, s, networkACLs, "DescribeNetworkAcls", networkACLFields, ids, filters, page, 5, 1000)
 }

@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"strato/internal/cloud/filter"
@@ -215,5 +214,5 @@ func PeeringStatusMessage(p VPCPeeringConnection, status string) string {
 	case PeeringProvisioning:
 		return "Provisioning"
 	}
-	return strings.TrimSpace(p.Message)
+	return p.Message
 }
