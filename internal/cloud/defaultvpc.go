@@ -65,10 +65,14 @@ func (c *Cloud) EnsureDefaultVPC(ctx context.Context, s Scope) error {
 // caller's to check.
 func (c *Cloud) createDefaultVPC(tx store.Tx, s Scope) (VPC, error) {
 	now := c.clock.Now()
+	opts, err := defaultDHCPOptions(tx, s, now)
+	if err != nil {
+		return VPC{}, err
+	}
 	v := VPC{
 		ID: NewID("vpc"), OwnerID: s.Account,
 		CIDRBlocks:      []CIDRBlockAssociation{{AssociationID: NewID("vpc-cidr-assoc"), CIDR: DefaultVPCCIDR, State: "associated"}},
-		InstanceTenancy: "default", IsDefault: true, DHCPOptionsID: "default",
+		InstanceTenancy: "default", IsDefault: true, DHCPOptionsID: opts.ID,
 		EnableDNSSupport: true, EnableDNSHostnames: true, CreatedAt: now,
 	}
 	if err := vpcs.insert(tx, s, &v, now, nil); err != nil {

@@ -138,7 +138,7 @@ func (c *Cloud) CreateDHCPOptions(ctx context.Context, s Scope, configs []DHCPCo
 
 // defaultDHCPOptions finds or makes the scope's default set, the one AWS gives a
 // default VPC: the Region's internal domain and Amazon's DNS.
-func defaultDHCPOptions(tx store.Tx, s Scope) (DHCPOptions, error) {
+func defaultDHCPOptions(tx store.Tx, s Scope, now time.Time) (DHCPOptions, error) {
 	rows, err := tx.ListResources(s, KindDHCPOptions)
 	if err != nil {
 		return DHCPOptions{}, err
@@ -154,7 +154,7 @@ func defaultDHCPOptions(tx store.Tx, s Scope) (DHCPOptions, error) {
 		domain = "ec2.internal"
 	}
 	d := DHCPOptions{
-		ID: NewID("dopt"), OwnerID: s.Account, RegionDefault: true, CreatedAt: time.Now().UTC(),
+		ID: NewID("dopt"), OwnerID: s.Account, RegionDefault: true, CreatedAt: now,
 		Configurations: []DHCPConfiguration{{Key: "domain-name", Values: []string{domain}}, {Key: "domain-name-servers", Values: []string{AmazonProvidedDNS}}},
 	}
 	return d, dhcpOptionSets.insert(tx, s, &d, d.CreatedAt, nil)

@@ -23,7 +23,7 @@ func TestDHCPOptionsQuotaAndRegionDefault(t *testing.T) {
 	for _, d := range []*DHCPOptions{&first, &again} {
 		if err := f.c.update(f.ctx, func(tx store.Tx) error {
 			var err error
-			*d, err = defaultDHCPOptions(tx, s)
+			*d, err = defaultDHCPOptions(tx, s, f.c.clock.Now())
 			return err
 		}); err != nil {
 			t.Fatal(err)

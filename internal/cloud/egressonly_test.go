@@ -28,7 +28,7 @@ func TestEgressOnlyGatewayQuota(t *testing.T) {
 	ctx := context.Background()
 	s := newAccountScope(t, c, "eigw")
 	for i := 0; i <= 5; i++ {
-		vpc, err := c.CreateVPC(ctx, s, "10.0.0.0/16", "", nil)
+		vpc, err := c.CreateVPC(ctx, s, cloud.VPCRequest{CIDR: "10.0.0.0/16"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -68,7 +68,7 @@ func (f *peeringFixture) account(region string) Scope {
 
 func (f *peeringFixture) vpc(s Scope, cidr string) string {
 	f.t.Helper()
-	v, err := f.c.CreateVPC(f.ctx, s, cidr, "", nil)
+	v, err := f.c.CreateVPC(f.ctx, s, VPCRequest{CIDR: cidr})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ type VPC struct {
 	IPv6Blocks      []CIDRBlockAssociation `json:"ipv6Blocks,omitempty"`
 	InstanceTenancy string                 `json:"instanceTenancy"`
 	IsDefault       bool                   `json:"isDefault"`
-	// DHCPOptionsID is "default" until DHCP options sets exist.
+	// DHCPOptionsID is the VPC's DHCP options set, or "default" for none.
 	DHCPOptionsID      string `json:"dhcpOptionsId"`
 	EnableDNSSupport   bool   `json:"enableDnsSupport"`
 	EnableDNSHostnames bool   `json:"enableDnsHostnames"`
@@ -91,7 +91,6 @@ func (c *Cloud) CreateVPC(ctx context.Context, s Scope, req VPCRequest) (VPC, er
 		OwnerID:         s.Account,
 		CIDRBlocks:      []CIDRBlockAssociation{{AssociationID: NewID("vpc-cidr-assoc"), CIDR: block.String(), State: "associated"}},
 		InstanceTenancy: tenancy,
-		DHCPOptionsID:   "default",
 		// AWS's defaults for a VPC that is not the default VPC.
 		EnableDNSSupport: true,
 		CreatedAt:        c.clock.Now(),
@@ -107,6 +106,12 @@ func (c *Cloud) CreateVPC(ctx context.Context, s Scope, req VPCRequest) (VPC, er
 			}
 			v.IPv6Blocks = []CIDRBlockAssociation{{AssociationID: NewID("vpc-cidr-assoc"), CIDR: b.String(), State: "associated"}}
 		}
+		// A new VPC gets the Region's default DHCP options set, as on AWS.
+		opts, err := defaultDHCPOptions(tx, s, v.CreatedAt)
+		if err != nil {
+			return err
+		}
+		v.DHCPOptionsID = opts.ID
 		if err := vpcs.insert(tx, s, &v, v.CreatedAt, req.Tags); err != nil {
 			return err
 		}
