@@ -225,6 +225,10 @@ func (c *Cloud) DeleteRouteTable(ctx context.Context, s Scope, id string) error 
 		if len(t.Associations) > 0 {
 			return errorf("DependencyViolation", "The routeTable '%s' has dependencies and cannot be deleted.", id)
 		}
+		// Gateway endpoints routing in the table lose it, as on AWS.
+		if err := forgetRouteTable(tx, s, &t); err != nil {
+			return err
+		}
 		return routeTables.remove(tx, s, id)
 	})
 }
