@@ -16,7 +16,7 @@ import (
 func TestMiddleboxRoutes(t *testing.T) {
 	c := cloudtest.New(t)
 	ctx := context.Background()
-	vpc, err := c.CreateVPC(ctx, testScope, "10.0.0.0/16", "", nil)
+	vpc, err := c.CreateVPC(ctx, testScope, cloud.VPCRequest{CIDR: "10.0.0.0/16"})
 	if err != nil {
 		t.Fatal(err)
 	}

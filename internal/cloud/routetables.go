@@ -2,6 +2,9 @@ package cloud
 
 import (
 	"context"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"strato/internal/store"
@@ -79,6 +82,20 @@ func init() {
 		Message:     "The maximum number of routes has been reached (%d).",
 	}
 	vpcCreated = append(vpcCreated, createMainRouteTable)
+	vpcBlockAdded = append(vpcBlockAdded, func(tx store.Tx, s Scope, v *VPC, block netip.Prefix) error {
+		return addLocalRoute(tx, s, v.ID, block.String())
+	})
+	vpcBlockRemoved = append(vpcBlockRemoved, func(tx store.Tx, s Scope, v *VPC, block netip.Prefix) error {
+		return removeLocalRoute(tx, s, v.ID, block.String())
+	})
+	// The default VPC's main table sends everything else to its internet gateway.
+	defaultVPCCreated = append(defaultVPCCreated, func(tx store.Tx, s Scope, v *VPC, g *InternetGateway) error {
+		main, err := mainRouteTable(tx, s, v.ID)
+		if err != nil {
+			return err
+		}
+		return addRoute(tx, s, main.ID, Route{DestinationCIDR: "0.0.0.0/0", Target: g.ID, Origin: OriginCreateRoute})
+	})
 	vpcDeleted = append(vpcDeleted, func(tx store.Tx, s Scope, v *VPC) error {
 		tables, err := routeTables.children(tx, s, v.ID)
 		if err != nil {
@@ -125,14 +142,21 @@ func createMainRouteTable(tx store.Tx, s Scope, v *VPC) error {
 // newRouteTable makes a table of the VPC holding its local routes.
 func newRouteTable(s Scope, v *VPC, now time.Time) RouteTable {
 	t := RouteTable{ID: NewID("rtb"), VpcID: v.ID, OwnerID: s.Account, CreatedAt: now}
-	for _, b := range v.CIDRBlocks {
+	for _, b := range append(slices.Clone(v.CIDRBlocks), v.IPv6Blocks...) {
 		t.Routes = append(t.Routes, localRoute(b.CIDR))
 	}
 	return t
 }
 
+// localRoute is the route of one of the VPC's IPv4 or IPv6 blocks.
 func localRoute(cidr string) Route {
-	return Route{DestinationCIDR: cidr, Target: TargetLocal, Origin: OriginCreateRouteTable, Local: true}
+	r := Route{Target: TargetLocal, Origin: OriginCreateRouteTable, Local: true}
+	if strings.Contains(cidr, ":") {
+		r.DestinationIPv6CIDR = cidr
+	} else {
+		r.DestinationCIDR = cidr
+	}
+	return r
 }
 
 // mainRouteTable returns a VPC's main route table.
@@ -174,7 +198,7 @@ func removeLocalRoute(tx store.Tx, s Scope, vpcID, cidr string) error {
 	for _, t := range tables {
 		kept := t.Routes[:0]
 		for _, r := range t.Routes {
-			if !(r.Local && r.DestinationCIDR == cidr) {
+			if !(r.Local && (r.DestinationCIDR == cidr || r.DestinationIPv6CIDR == cidr)) {
 				kept = append(kept, r)
 			}
 		}

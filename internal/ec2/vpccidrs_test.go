@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"strato/internal/awsapi"
 )
 
 // association returns the first association ID of the kind in an answer.
@@ -126,14 +124,4 @@ func TestVPCAndSubnetIPv6(t *testing.T) {
 	if body := mustCall(t, d, "DescribeVpcs", "VpcId.1", plain); strings.Contains(body, block[1]) {
 		t.Errorf("a released /56 was handed out again: %s", body)
 	}
-}
-
-// mustCall sends one call that must succeed and returns its answer.
-func mustCall(t *testing.T, d *awsapi.EC2, action string, params ...string) string {
-	t.Helper()
-	body, err := callEC2(t, d, action, params...)
-	if err != nil {
-		t.Fatalf("%s: %v", action, err)
-	}
-	return body
 }
