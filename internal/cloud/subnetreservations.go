@@ -138,4 +138,3 @@ func (c *Cloud) SubnetReservations(ctx context.Context, s Scope, subnetID string
 	sortByUniqueKey(out, id)
 	return PageOf(c, s, "GetSubnetCidrReservations", filters, page, 5, 1000, out, id)
 }
-
