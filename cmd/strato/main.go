@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 
 	"strato/internal/awsapi/throttle"
 	"strato/internal/cloud"
+	"strato/internal/cloud/ipam"
 	"strato/internal/server"
 )
 
@@ -106,6 +108,12 @@ func serve(args []string) error {
 		buckets[name] = b
 		return nil
 	})
+	publicPool := []netip.Prefix{ipam.DefaultPublicPrefix}
+	fs.Func("public-pool", "CIDR[,CIDR]: the public IPv4 ranges Elastic IPs are allocated from, shared by every account (default 198.18.0.0/15, the benchmarking range no one routes; addresses already allocated must stay inside)", func(v string) error {
+		var err error
+		publicPool, err = parsePrefixes(v)
+		return err
+	})
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
 	fs.Parse(args)
 	var level slog.Level
@@ -128,10 +136,23 @@ func serve(args []string) error {
 	defer stop()
 	return server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dir, Driver: *driver, Dev: *dev, AccountID: *accountID,
-		Throttle: *throttleOn, ThrottleScale: *throttleScale, ThrottleBuckets: buckets,
+		Throttle: *throttleOn, ThrottleScale: *throttleScale, ThrottleBuckets: buckets, PublicPool: publicPool,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Out: os.Stdout,
 	})
+}
+
+// parsePrefixes reads a comma-separated list of IPv4 CIDR blocks.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(f))
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("%q is not an IPv4 CIDR block", f)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // serveGCPercent is strato serve's GOGC unless the environment sets one.

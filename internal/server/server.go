@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -51,6 +52,9 @@ type Config struct {
 	Out *os.File
 	// Ready, when set, receives the bound address once the listener is up.
 	Ready func(addr string)
+	// PublicPool is where Elastic IPs come from (empty: the pool as stored, at
+	// first 198.18.0.0/15).
+	PublicPool []netip.Prefix
 }
 
 // Drivers lists the compute drivers by name; only mock exists so far.
@@ -112,6 +116,11 @@ func Run(ctx context.Context, cfg Config) error {
 	defer closeStore()
 	if err := firstStart(ctx, c, cfg); err != nil {
 		return err
+	}
+	if len(cfg.PublicPool) > 0 {
+		if err := c.ConfigurePublicPool(ctx, cfg.PublicPool); err != nil {
+			return fmt.Errorf("--public-pool: %w", err)
+		}
 	}
 
 	if cfg.Dev {

@@ -215,3 +215,14 @@ func (pp *PublicPool) UnmarshalJSON(data []byte) error {
 	*pp = *q
 	return nil
 }
+
+// Taken returns the addresses handed out, in address order.
+func (pp *PublicPool) Taken() []netip.Addr {
+	var out []netip.Addr
+	for _, b := range pp.blocks {
+		for off := b.used.nextSet(1, b.size-1); off < b.size-1; off = b.used.nextSet(off+1, b.size-1) {
+			out = append(out, addr4(b.base+uint32(off)))
+		}
+	}
+	return out
+}

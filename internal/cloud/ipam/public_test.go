@@ -129,3 +129,28 @@ func TestPublicPoolJSONRoundTrip(t *testing.T) {
 		t.Errorf("document is %d bytes: %s", len(data), data)
 	}
 }
+
+func TestPublicPoolTaken(t *testing.T) {
+	pp, err := NewPublicPool(pfx("203.0.113.0/30"), pfx("192.0.2.0/29"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pp.Taken(); len(got) != 0 {
+		t.Fatalf("Taken of an empty pool = %v", got)
+	}
+	for _, a := range []string{"203.0.113.2", "192.0.2.6", "192.0.2.1"} {
+		if err := pp.Take(ip(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := pp.Taken()
+	want := []netip.Addr{ip("192.0.2.1"), ip("192.0.2.6"), ip("203.0.113.2")}
+	if len(got) != len(want) {
+		t.Fatalf("Taken = %v, want %v (network and broadcast never listed)", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Taken = %v, want %v", got, want)
+		}
+	}
+}
