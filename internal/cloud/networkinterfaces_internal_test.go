@@ -52,7 +52,7 @@ var internalScope = Scope{Account: "111122223333", Region: "eu-west-1"}
 func newTestSubnet(t *testing.T, c *Cloud, cidr string) Subnet {
 	t.Helper()
 	ctx := context.Background()
-	vpc, err := c.CreateVPC(ctx, internalScope, "10.0.0.0/16", "", nil)
+	vpc, err := c.CreateVPC(ctx, internalScope, VPCRequest{CIDR: "10.0.0.0/16"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestNetworkInterfaceQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := Scope{Account: acct.ID, Region: "us-east-1"}
-	vpc, _ := c.CreateVPC(ctx, s, "10.0.0.0/16", "", nil)
+	vpc, _ := c.CreateVPC(ctx, s, VPCRequest{CIDR: "10.0.0.0/16"})
 	sn, _ := c.CreateSubnet(ctx, s, SubnetRequest{VpcID: vpc.ID, CIDR: "10.0.1.0/24"})
 	if err := c.SetQuota(ctx, acct.ID, QuotaNetworkInterfaces, 2); err != nil {
 		t.Fatal(err)

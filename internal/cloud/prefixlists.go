@@ -111,13 +111,12 @@ func init() {
 }
 
 // The AWS-managed lists strato serves: S3 and DynamoDB, the services of gateway
-// endpoints. Their addresses are carved from 198.19.255.0/24 (inside the
-// benchmarking range 198.18.0.0/15, which reaches nothing real), where strato's
-// dataplane can later answer for those services; the public address pool must
-// leave this /24 out.
+// endpoints. Their addresses are carved from 198.51.100.0/24 (TEST-NET-2, RFC
+// 5737, which reaches nothing real and lies outside the public address pool),
+// where strato's dataplane can later answer for those services.
 var awsManagedLists = []struct{ service, cidr string }{
-	{"s3", "198.19.255.0/25"},
-	{"dynamodb", "198.19.255.128/26"},
+	{"s3", "198.51.100.0/25"},
+	{"dynamodb", "198.51.100.128/26"},
 }
 
 // awsManagedPrefixLists computes a Region's AWS-managed lists; their IDs are

@@ -29,6 +29,7 @@ var notFoundCodes = map[string]struct{ code, byID, byName string }{
 	cloud.KindDHCPOptions:               {"InvalidDhcpOptionID.NotFound", "The dhcpOption ID '%s' does not exist", ""},
 	cloud.KindVPCEndpoint:               {"InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '%s' does not exist", ""},
 	cloud.KindSecurityGroupRule:         {"InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", ""},
+	cloud.KindSubnetCIDRReservation:     {"InvalidSubnetCidrReservationID.NotFound", "The subnet CIDR reservation ID '%s' does not exist", ""},
 	cloud.KindPrefixList:                {"InvalidPrefixListID.NotFound", "The prefix list ID '%s' does not exist", ""},
 	"launch-template":                   {"InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", ""},
 	"customer-gateway":                  {"InvalidCustomerGatewayID.NotFound", "The customerGateway ID '%s' does not exist", ""},

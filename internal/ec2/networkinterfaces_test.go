@@ -9,15 +9,6 @@ import (
 	"strato/internal/awsapi"
 )
 
-func createSubnet(t *testing.T, d *awsapi.EC2, vpc, cidr string) string {
-	t.Helper()
-	body, err := callEC2(t, d, "CreateSubnet", "VpcId", vpc, "CidrBlock", cidr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return regexp.MustCompile(`<subnetId>(subnet-[0-9a-f]{17})</subnetId>`).FindStringSubmatch(body)[1]
-}
-
 func createENI(t *testing.T, d *awsapi.EC2, subnet string, params ...string) (id, body string) {
 	t.Helper()
 	body, err := callEC2(t, d, "CreateNetworkInterface", append([]string{"SubnetId", subnet}, params...)...)

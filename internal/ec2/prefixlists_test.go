@@ -10,7 +10,7 @@ func TestAWSManagedPrefixLists(t *testing.T) {
 	d := newService(t)
 	body := mustCall(t, d, "DescribePrefixLists")
 	s3 := idIn(t, body, "prefixListId", "pl")
-	for _, want := range []string{"<prefixListName>com.amazonaws.us-east-1.s3</prefixListName>", "<prefixListName>com.amazonaws.us-east-1.dynamodb</prefixListName>", "<cidrSet><item>198.19.255."} {
+	for _, want := range []string{"<prefixListName>com.amazonaws.us-east-1.s3</prefixListName>", "<prefixListName>com.amazonaws.us-east-1.dynamodb</prefixListName>", "<cidrSet><item>198.51.100."} {
 		if !strings.Contains(body, want) {
 			t.Errorf("DescribePrefixLists lacks %s: %s", want, body)
 		}
@@ -24,7 +24,7 @@ func TestAWSManagedPrefixLists(t *testing.T) {
 		{"missing", "DescribePrefixLists", []string{"PrefixListId.1", "pl-00000000"}, "InvalidPrefixListID.NotFound", ""},
 		{"in DescribeManagedPrefixLists, owned by AWS", "DescribeManagedPrefixLists", []string{"PrefixListId.1", s3}, "", "<ownerId>AWS</ownerId>"},
 		{"AWS's ARN", "DescribeManagedPrefixLists", []string{"PrefixListId.1", s3}, "", ":aws:prefix-list/" + s3},
-		{"entries", "GetManagedPrefixListEntries", []string{"PrefixListId", s3}, "", "<entrySet><item><cidr>198.19.255."},
+		{"entries", "GetManagedPrefixListEntries", []string{"PrefixListId", s3}, "", "<entrySet><item><cidr>198.51.100."},
 		{"cannot be modified", "ModifyManagedPrefixList", []string{"PrefixListId", s3, "PrefixListName", "mine"}, "InvalidPrefixListModification", ""},
 		{"cannot be deleted", "DeleteManagedPrefixList", []string{"PrefixListId", s3}, "InvalidPrefixListModification", ""},
 	})
