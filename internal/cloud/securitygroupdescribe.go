@@ -103,10 +103,7 @@ func (c *Cloud) DescribeSecurityGroups(ctx context.Context, s Scope, ids, names 
 	}); err != nil {
 		return nil, "", err
 	}
-	out := m.Filter(list)
-	id := func(g SecurityGroup) string { return g.ID }
-	sortByUniqueKey(out, id)
-	return PageOf(c, s, "DescribeSecurityGroups", filters, page, 5, 1000, out, id)
+	return pageOfMatches(c, s, "DescribeSecurityGroups", filters, page, m, list, func(g SecurityGroup) string { return g.ID })
 }
 
 // attachRules fills the groups' rules: all says the groups are the whole kind, so
@@ -171,10 +168,7 @@ func (c *Cloud) DescribeSecurityGroupRules(ctx context.Context, s Scope, ids []s
 	}); err != nil {
 		return nil, "", err
 	}
-	out := m.Filter(list)
-	id := func(r SecurityGroupRule) string { return r.ID }
-	sortByUniqueKey(out, id)
-	return PageOf(c, s, "DescribeSecurityGroupRules", filters, page, 5, 1000, out, id)
+	return pageOfMatches(c, s, "DescribeSecurityGroupRules", filters, page, m, list, func(r SecurityGroupRule) string { return r.ID })
 }
 
 // exactValues returns the literal values of the first filter called name, or nil
@@ -260,8 +254,13 @@ func (c *Cloud) SecurityGroupsForVPC(ctx context.Context, s Scope, vpcID string,
 	}); err != nil {
 		return nil, "", err
 	}
+	return pageOfMatches(c, s, "GetSecurityGroupsForVpc", filters, page, m, list, func(g SecurityGroup) string { return g.ID })
+}
+
+// pageOfMatches keeps what the filters match, orders it by ID and cuts the page
+// (MaxResults 5..1000, as for every security group listing).
+func pageOfMatches[T any](c *Cloud, s Scope, op string, filters []filter.Filter, page Page, m *filter.Matcher[T], list []T, id func(T) string) ([]T, string, error) {
 	out := m.Filter(list)
-	id := func(g SecurityGroup) string { return g.ID }
 	sortByUniqueKey(out, id)
-	return PageOf(c, s, "GetSecurityGroupsForVpc", filters, page, 5, 1000, out, id)
+	return PageOf(c, s, op, filters, page, 5, 1000, out, id)
 }

@@ -283,22 +283,22 @@ func (rr ruleResolver) rules(perms []Permission) ([]SecurityGroupRule, error) {
 			out = append(out, r)
 			return nil
 		}
-		for _, v := range p.IPv4 {
-			r := base
-			if r.CIDRv4, err = parseCIDR(v.ID, false); err != nil {
-				return nil, err
-			}
-			if err := add(r, v.Description); err != nil {
-				return nil, err
-			}
-		}
-		for _, v := range p.IPv6 {
-			r := base
-			if r.CIDRv6, err = parseCIDR(v.ID, true); err != nil {
-				return nil, err
-			}
-			if err := add(r, v.Description); err != nil {
-				return nil, err
+		for _, family := range []struct {
+			v6     bool
+			ranges []PeerRange
+			cidr   func(r *SecurityGroupRule) *string
+		}{
+			{false, p.IPv4, func(r *SecurityGroupRule) *string { return &r.CIDRv4 }},
+			{true, p.IPv6, func(r *SecurityGroupRule) *string { return &r.CIDRv6 }},
+		} {
+			for _, v := range family.ranges {
+				r := base
+				if *family.cidr(&r), err = parseCIDR(v.ID, family.v6); err != nil {
+					return nil, err
+				}
+				if err := add(r, v.Description); err != nil {
+					return nil, err
+				}
 			}
 		}
 		for _, v := range p.PrefixLists {
