@@ -31,7 +31,7 @@ type NetworkInterface struct {
 	PrivateIPs []InterfaceAddress `json:"privateIps"`
 	// Prefixes are the /28 IPv4 prefixes delegated to the interface.
 	Prefixes         []string    `json:"prefixes,omitempty"`
-	Groups           []GroupRef  `json:"groups"`
+	Groups           []InterfaceGroup  `json:"groups"`
 	SourceDestCheck  bool        `json:"sourceDestCheck"`
 	RequesterManaged bool        `json:"requesterManaged"`
 	Attachment       *Attachment `json:"attachment,omitempty"`
@@ -59,8 +59,8 @@ type AddressAssociation struct {
 	AssociationID string `json:"associationId,omitempty"`
 }
 
-// GroupRef is a security group as an interface lists it.
-type GroupRef struct {
+// InterfaceGroup is a security group as an interface lists it.
+type InterfaceGroup struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
 }
@@ -162,10 +162,17 @@ func init() {
 }
 
 // securityGroupNames gives the names of security groups by ID (an interface
-// lists both); the security groups' file replaces it. Names never change, so
-// they are kept with the interface.
-var securityGroupNames = func(tx store.Tx, s Scope, ids []string) (map[string]string, error) {
-	return map[string]string{}, nil
+// lists both). Names never change, so they are kept with the interface.
+func securityGroupNames(tx store.Tx, s Scope, ids []string) (map[string]string, error) {
+	names := make(map[string]string, len(ids))
+	for _, id := range ids {
+		g, err := securityGroups.get(tx, s, id)
+		if err != nil {
+			return nil, err
+		}
+		names[id] = g.Name
+	}
+	return names, nil
 }
 
 // InterfaceRequest is what CreateNetworkInterface asks for, and what other kinds
@@ -359,7 +366,7 @@ func insertWithMAC(tx store.Tx, s Scope, n *NetworkInterface, tags []Tag) error 
 
 // groupRefs checks the groups given to an interface in a VPC (the VPC's default
 // group when none) and pairs them with their names.
-func groupRefs(tx store.Tx, s Scope, vpcID string, ids []string) ([]GroupRef, error) {
+func groupRefs(tx store.Tx, s Scope, vpcID string, ids []string) ([]InterfaceGroup, error) {
 	ids, err := securityGroupsFor(tx, s, vpcID, ids)
 	if err != nil {
 		return nil, err
@@ -368,9 +375,9 @@ func groupRefs(tx store.Tx, s Scope, vpcID string, ids []string) ([]GroupRef, er
 	if err != nil {
 		return nil, err
 	}
-	out := make([]GroupRef, 0, len(ids))
+	out := make([]InterfaceGroup, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, GroupRef{ID: id, Name: names[id]})
+		out = append(out, InterfaceGroup{ID: id, Name: names[id]})
 	}
 	return out, nil
 }

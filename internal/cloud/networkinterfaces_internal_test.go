@@ -68,7 +68,7 @@ func TestInterfaceSeams(t *testing.T) {
 	ctx := context.Background()
 	sn := newTestSubnet(t, c, "10.0.1.0/24")
 	s := internalScope
-	n, err := c.CreateNetworkInterface(ctx, s, "", InterfaceRequest{SubnetID: sn.ID, Groups: []string{"sg-0123456789abcdef0"}})
+	n, err := c.CreateNetworkInterface(ctx, s, "", InterfaceRequest{SubnetID: sn.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestInterfaceSeams(t *testing.T) {
 		if err != nil || !found || rt.Active || rt.VpcIDs[0] != n.VpcID {
 			t.Errorf("detached route target = %+v, %v, %v", rt, found, err)
 		}
-		if busy, err := anyInUse(securityGroupUsers, tx, s, "sg-0123456789abcdef0"); !busy || err != nil {
+		if busy, err := anyInUse(securityGroupUsers, tx, s, n.Groups[0].ID); !busy || err != nil {
 			t.Errorf("group used by the interface not reported in use: %v", err)
 		}
 		if busy, _ := anyInUse(securityGroupUsers, tx, s, "sg-0000000000000000f"); busy {

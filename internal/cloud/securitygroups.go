@@ -115,11 +115,17 @@ func init() {
 }
 
 // defaultVPC returns the ID of the region's default VPC, which names of security
-// groups resolve in (GroupName parameters are for the default VPC only). strato
-// has no default VPC yet, so this answers as AWS does for an account without one;
-// the default VPC's file replaces it.
+// groups resolve in (GroupName parameters are for the default VPC only), or AWS's
+// answer for an account without one. A variable so that tests can stand in a VPC.
 var defaultVPC = func(tx store.Tx, s Scope) (string, error) {
-	return "", errorf("VPCIdNotSpecified", "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.")
+	v, err := defaultVPCOf(tx, s)
+	if err != nil {
+		return "", err
+	}
+	if v == nil {
+		return "", errorf("VPCIdNotSpecified", "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.")
+	}
+	return v.ID, nil
 }
 
 // groupByName finds a group of the default VPC by name.

@@ -20,7 +20,7 @@ func BenchmarkDescribeSecurityGroupByID(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := cloud.Scope{Account: acct.ID, Region: "us-east-1"}
-	vpc, err := c.CreateVPC(ctx, s, "10.0.0.0/16", "", nil)
+	vpc, err := c.CreateVPC(ctx, s, cloud.VPCRequest{CIDR: "10.0.0.0/16"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func newGroupFixture(t *testing.T) *groupFixture {
 
 func (f *groupFixture) createVPC(t *testing.T) cloud.VPC {
 	t.Helper()
-	v, err := f.c.CreateVPC(f.ctx, f.s, "10.0.0.0/16", "", nil)
+	v, err := f.c.CreateVPC(f.ctx, f.s, cloud.VPCRequest{CIDR: "10.0.0.0/16"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,13 +21,6 @@ func (s *Service) registerAddresses(d *awsapi.EC2) {
 	handle(d, "ResetAddressAttribute", s.resetAddressAttribute)
 }
 
-func optional(v string) *string {
-	if v == "" {
-		return nil
-	}
-	return &v
-}
-
 func apiAddress(a cloud.Address) ec2api.Address {
 	return ec2api.Address{
 		AllocationId: ptr(a.AllocationID), PublicIp: ptr(a.PublicIP), Domain: ptr(a.Domain()),

@@ -32,7 +32,7 @@ func apiAssociation(a *cloud.AddressAssociation) *ec2api.NetworkInterfaceAssocia
 	}
 }
 
-func apiGroups(groups []cloud.GroupRef) []ec2api.GroupIdentifier {
+func apiGroups(groups []cloud.InterfaceGroup) []ec2api.GroupIdentifier {
 	out := make([]ec2api.GroupIdentifier, len(groups))
 	for i, g := range groups {
 		out[i] = ec2api.GroupIdentifier{GroupId: ptr(g.ID)}

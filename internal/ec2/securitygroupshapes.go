@@ -115,13 +115,6 @@ func apiPermissions(rules []cloud.SecurityGroupRule) []ec2api.IpPermission {
 	return out
 }
 
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func apiSecurityGroup(g cloud.SecurityGroup) ec2api.SecurityGroup {
 	return ec2api.SecurityGroup{
 		GroupId: ptr(g.ID), GroupName: ptr(g.Name), Description: ptr(g.Description), OwnerId: ptr(g.OwnerID), VpcId: ptr(g.VpcID),

@@ -75,3 +75,11 @@ func deref[T any](p *T) T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// optional is nil for "", so that an empty value leaves its element out.
+func optional(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
