@@ -30,11 +30,11 @@ type NetworkInterface struct {
 	// PrivateIPs are the interface's addresses; the first is the primary.
 	PrivateIPs []InterfaceAddress `json:"privateIps"`
 	// Prefixes are the /28 IPv4 prefixes delegated to the interface.
-	Prefixes         []string    `json:"prefixes,omitempty"`
-	Groups           []InterfaceGroup  `json:"groups"`
-	SourceDestCheck  bool        `json:"sourceDestCheck"`
-	RequesterManaged bool        `json:"requesterManaged"`
-	Attachment       *Attachment `json:"attachment,omitempty"`
+	Prefixes         []string         `json:"prefixes,omitempty"`
+	Groups           []InterfaceGroup `json:"groups"`
+	SourceDestCheck  bool             `json:"sourceDestCheck"`
+	RequesterManaged bool             `json:"requesterManaged"`
+	Attachment       *Attachment      `json:"attachment,omitempty"`
 	// ManagedBy is the ID of the resource a requester-managed interface serves
 	// (a NAT gateway, an endpoint); such an interface is in use while it lives.
 	ManagedBy string    `json:"managedBy,omitempty"`
