@@ -1,15 +1,8 @@
 package cloudtest
 
 import (
-	"context"
-	"log/slog"
-	"path/filepath"
 	"sync"
-	"testing"
 	"time"
-
-	"strato/internal/cloud"
-	"strato/internal/store/sqlite"
 )
 
 // Clock is a fake clock for lifecycle tests: it stands still until advanced.
@@ -33,20 +26,4 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-}
-
-// NewWithClock is New with the given clock instead of the wall clock.
-func NewWithClock(t testing.TB, clock cloud.Clock) *cloud.Cloud {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strato.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	c, err := cloud.New(ctx, db, clock, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

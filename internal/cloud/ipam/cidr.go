@@ -87,6 +87,16 @@ func contains(outer, inner netip.Prefix) bool {
 	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
 }
 
+// insideAny reports whether p lies inside one of blocks.
+func insideAny(p netip.Prefix, blocks []netip.Prefix) bool {
+	for _, b := range blocks {
+		if contains(b, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func overlapsAny(p netip.Prefix, set []netip.Prefix) bool {
 	for _, q := range set {
 		if p.Overlaps(q) {
@@ -183,14 +193,7 @@ func ParseSubnetCIDR(s string, vpcBlocks []netip.Prefix, siblings []netip.Prefix
 	if !sizeOK(p) {
 		return netip.Prefix{}, awserr.Errorf(CodeInvalidSubnetRange, "The CIDR '%s' is invalid.", p)
 	}
-	inside := false
-	for _, b := range vpcBlocks {
-		if contains(b, p) {
-			inside = true
-			break
-		}
-	}
-	if !inside {
+	if !insideAny(p, vpcBlocks) {
 		return netip.Prefix{}, awserr.Errorf(CodeInvalidSubnetRange, "The CIDR '%s' is invalid.", p)
 	}
 	if overlapsAny(p, siblings) {

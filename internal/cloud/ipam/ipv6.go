@@ -47,14 +47,7 @@ func ParseSubnetIPv6CIDR(s string, vpcBlocks, siblings []netip.Prefix) (netip.Pr
 	if p.Bits() < MinSubnetIPv6PrefixLen || p.Bits() > MaxSubnetIPv6PrefixLen {
 		return netip.Prefix{}, awserr.Errorf(CodeInvalidSubnetRange, "The IPv6 CIDR '%s' is invalid: a subnet's IPv6 block is a /44 to /64.", p)
 	}
-	inside := false
-	for _, b := range vpcBlocks {
-		if contains(b, p) {
-			inside = true
-			break
-		}
-	}
-	if !inside {
+	if !insideAny(p, vpcBlocks) {
 		return netip.Prefix{}, awserr.Errorf(CodeInvalidSubnetRange, "The IPv6 CIDR '%s' is not within the IPv6 CIDR blocks of the VPC.", p)
 	}
 	if overlapsAny(p, siblings) {
