@@ -61,6 +61,7 @@ type options struct {
 	action      string
 	params      string
 	paramFiles  multiFlag
+	values      string
 	concurrency int
 	duration    time.Duration
 	requests    int
@@ -86,6 +87,7 @@ func main() {
 	flag.StringVar(&o.version, "version", "2016-11-15", "API Version parameter")
 	flag.StringVar(&o.action, "action", "DescribeRegions", "API action, e.g. DescribeRegions, DescribeKeyPairs")
 	flag.StringVar(&o.params, "params", "", "extra query parameters, URL-encoded (a=b&c=d); {i} becomes the pool index")
+	flag.StringVar(&o.values, "values", "", "file of values, one per line: {v} in -params becomes line (pool index mod lines)")
 	flag.Var(&o.paramFiles, "param-file", "NAME=PATH: parameter NAME is the base64 of file PATH (a blob, e.g. PublicKeyMaterial); repeatable")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent workers (and keep-alive connections)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "run time (max 60s)")
@@ -345,6 +347,17 @@ func preparePool(o options, u *url.URL, creds aws.Credentials) ([]prepared, erro
 	base.Set("Version", o.version)
 	template := base.Encode()
 	perIndex := strings.Contains(template, url.QueryEscape("{i}")) || strings.Contains(template, "{i}")
+	var values []string
+	if o.values != "" {
+		data, err := os.ReadFile(o.values)
+		if err != nil {
+			return nil, err
+		}
+		values = strings.Fields(string(data))
+		if len(values) == 0 {
+			return nil, fmt.Errorf("-values %s: no values", o.values)
+		}
+	}
 
 	signer := v4.NewSigner()
 	now := time.Now().UTC()
@@ -356,6 +369,11 @@ func preparePool(o options, u *url.URL, creds aws.Credentials) ([]prepared, erro
 			idx := strconv.Itoa(i)
 			body = strings.ReplaceAll(body, url.QueryEscape("{i}"), idx)
 			body = strings.ReplaceAll(body, "{i}", idx)
+		}
+		if values != nil {
+			v := url.QueryEscape(values[i%len(values)])
+			body = strings.ReplaceAll(body, url.QueryEscape("{v}"), v)
+			body = strings.ReplaceAll(body, "{v}", v)
 		}
 		req, err := http.NewRequest(http.MethodPost, u.String()+"/", strings.NewReader(body))
 		if err != nil {
