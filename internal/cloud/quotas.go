@@ -81,6 +81,17 @@ func checkQuota(tx store.Tx, account, quotaName string, have int) error {
 	return nil
 }
 
+// Quota returns the value of one quota for an account.
+func (c *Cloud) Quota(ctx context.Context, account, name string) (int64, error) {
+	var v int64
+	err := c.view(ctx, func(tx store.Tx) error {
+		var err error
+		v, err = quota(tx, account, name)
+		return err
+	})
+	return v, err
+}
+
 // Quotas lists every quota with its value for an account, ordered by name.
 func (c *Cloud) Quotas(ctx context.Context, account string) ([]QuotaValue, error) {
 	var overrides map[string]int64

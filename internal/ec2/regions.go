@@ -139,16 +139,24 @@ func fixed(values ...string) func(*Service, context.Context, cloud.Scope) ([]str
 	return func(*Service, context.Context, cloud.Scope) ([]string, error) { return values, nil }
 }
 
+// quotaValue answers an account attribute with the account's value of a quota.
+func quotaValue(name string) func(*Service, context.Context, cloud.Scope) ([]string, error) {
+	return func(s *Service, ctx context.Context, sc cloud.Scope) ([]string, error) {
+		v, err := s.cloud.Quota(ctx, sc.Account, name)
+		return []string{strconv.FormatInt(v, 10)}, err
+	}
+}
+
 // Account attribute values.
 var accountAttributes = []struct {
 	name   string
 	values func(s *Service, ctx context.Context, sc cloud.Scope) ([]string, error)
 }{
 	{"supported-platforms", fixed("VPC")},
-	{"vpc-max-security-groups-per-interface", fixed("5")},
-	{"max-elastic-ips", fixed("5")},
+	{"vpc-max-security-groups-per-interface", quotaValue(cloud.QuotaSecurityGroupsPerInterface)},
+	{"max-elastic-ips", quotaValue(cloud.QuotaElasticIPs)},
 	{"max-instances", fixed(strconv.Itoa(MaxInstances))},
-	{"vpc-max-elastic-ips", fixed("5")},
+	{"vpc-max-elastic-ips", quotaValue(cloud.QuotaElasticIPs)},
 	{"default-vpc", func(s *Service, ctx context.Context, sc cloud.Scope) ([]string, error) {
 		id, err := s.cloud.DefaultVPCID(ctx, sc)
 		if id == "" {

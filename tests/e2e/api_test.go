@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -324,4 +325,19 @@ func TestQuotaChangeAppliesWithoutRestart(t *testing.T) {
 	}
 	_, err = c.CreateKeyPair(ctx(t), &ec2.CreateKeyPairInput{KeyName: aws.String("second"), KeyType: "ed25519"})
 	wantCode(t, err, "ResourceLimitExceeded")
+
+	// Elastic IPs: one allowed, and DescribeAccountAttributes says so.
+	out, err = exec.Command(stratoBin, "quota", "set", "--account", *id.Account, "--data-dir", s.dataDir, "elastic-ips-per-region", "1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("quota set: %v\n%s", err, out)
+	}
+	attrs, err := c.DescribeAccountAttributes(ctx(t), &ec2.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{"vpc-max-elastic-ips"}})
+	if err != nil || *attrs.AccountAttributes[0].AttributeValues[0].AttributeValue != "1" {
+		t.Fatalf("vpc-max-elastic-ips after the quota change: %v %+v", err, attrs)
+	}
+	if _, err := c.AllocateAddress(ctx(t), &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AllocateAddress(ctx(t), &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc})
+	wantCode(t, err, "AddressLimitExceeded")
 }
