@@ -243,10 +243,14 @@ func quota(args []string) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(os.Stdout)
-	fmt.Fprintf(w, "%-28s %8s %8s  %s\n", "QUOTA", "VALUE", "DEFAULT", "DESCRIPTION")
+	width := len("QUOTA")
 	for _, q := range quotas {
-		fmt.Fprintf(w, "%-28s %8d %8d  %s\n", q.Name, q.Value, q.Default, q.Description)
+		width = max(width, len(q.Name))
+	}
+	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintf(w, "%-*s %8s %8s  %s\n", width, "QUOTA", "VALUE", "DEFAULT", "DESCRIPTION")
+	for _, q := range quotas {
+		fmt.Fprintf(w, "%-*s %8d %8d  %s\n", width, q.Name, q.Value, q.Default, q.Description)
 	}
 	return w.Flush()
 }
