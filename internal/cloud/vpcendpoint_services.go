@@ -29,8 +29,7 @@ type EndpointService struct {
 }
 
 // endpointServices are the services strato lists: S3 and DynamoDB through gateway
-// endpoints (which it can create), and a few common services through interface
-// endpoints (listed, as AWS does, though interface endpoints are not creatable yet).
+// endpoints, and a few common services through interface endpoints.
 var endpointServices = []struct{ service, typ string }{
 	{"dynamodb", EndpointGateway},
 	{"ec2", EndpointInterface},

@@ -14,7 +14,8 @@ import (
 
 // VPCEndpoint connects a VPC privately to an AWS service. A gateway endpoint is a
 // route, in each of its route tables, from the service's AWS-managed prefix list
-// to the endpoint.
+// to the endpoint; an interface endpoint is a requester-managed network interface
+// in each of its subnets, answering for the service's DNS names.
 type VPCEndpoint struct {
 	ID             string   `json:"id"`
 	OwnerID        string   `json:"ownerId"`
@@ -23,8 +24,19 @@ type VPCEndpoint struct {
 	Type           string   `json:"type"`
 	PolicyDocument string   `json:"policyDocument"`
 	RouteTableIDs  []string `json:"routeTableIds,omitempty"`
-	// Interface endpoints will add their subnets, security groups, network
-	// interfaces and DNS settings here.
+	// Subnets (interface endpoints) are the endpoint's subnets, at most one per
+	// zone, each with the interface the endpoint holds there, in the order added.
+	Subnets []EndpointSubnet `json:"subnets,omitempty"`
+	// Groups (interface endpoints) are the security groups of every interface.
+	Groups []InterfaceGroup `json:"groups,omitempty"`
+	// PrivateDNSEnabled (interface endpoints) makes the service's own name
+	// resolve to the endpoint's interfaces inside the VPC.
+	PrivateDNSEnabled bool `json:"privateDnsEnabled,omitempty"`
+	// PrivateDNSOnlyForInboundResolver (interface endpoints of services that
+	// also have gateway endpoints) leaves the VPC's own traffic to the gateway.
+	PrivateDNSOnlyForInboundResolver bool `json:"privateDnsOnlyForInboundResolver,omitempty"`
+	// DNSSuffix is the random part of the endpoint's DNS names (vpce-…-suffix).
+	DNSSuffix string    `json:"dnsSuffix,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	// Tags is filled when read.
 	Tags map[string]string `json:"-"`
@@ -69,17 +81,38 @@ func init() {
 type EndpointRequest struct {
 	VpcID, ServiceName, Type, PolicyDocument string
 	RouteTableIDs                            []string
-	// SubnetIDs and SecurityGroupIDs are for interface endpoints.
+	// The rest is for interface endpoints: SubnetIDs and SecurityGroupIDs;
+	// SubnetIPs picks the address of the interface in a subnet (from
+	// SubnetConfigurations, whose subnets are the endpoint's too); nil
+	// PrivateDNSEnabled is AWS's default, true.
 	SubnetIDs, SecurityGroupIDs []string
+	SubnetIPs                   map[string]string
+	IPAddressType               string
+	DNS                         DNSOptions
+	PrivateDNSEnabled           *bool
 	Tags                        []Tag
 	ClientToken                 string
+}
+
+// DNSOptions are an interface endpoint's DnsOptions as asked for.
+type DNSOptions struct {
+	// RecordIPType is "" (the default, ipv4) or one of AWS's values.
+	RecordIPType                     string
+	PrivateDNSOnlyForInboundResolver *bool
+}
+
+// interfaceOnly reports whether a request asks for what only interface
+// endpoints have.
+func (r *EndpointRequest) interfaceOnly() bool {
+	return len(r.SubnetIDs)+len(r.SecurityGroupIDs)+len(r.SubnetIPs) > 0 || r.PrivateDNSEnabled != nil || r.DNS != (DNSOptions{})
 }
 
 // endpointBuilders set up an endpoint of each creatable type inside the creating
 // transaction, once the endpoint is stored. Interface endpoints (which need
 // network interfaces) plug in here.
 var endpointBuilders = map[string]func(tx store.Tx, s Scope, e *VPCEndpoint, req EndpointRequest) error{
-	EndpointGateway: buildGatewayEndpoint,
+	EndpointGateway:   buildGatewayEndpoint,
+	EndpointInterface: buildInterfaceEndpoint,
 }
 
 var endpointTypes = []string{EndpointGateway, EndpointInterface, "GatewayLoadBalancer", "Resource", "ServiceNetwork"}
@@ -101,9 +134,12 @@ func (c *Cloud) CreateVpcEndpoint(ctx context.Context, s Scope, req EndpointRequ
 	}
 	build, ok := endpointBuilders[req.Type]
 	if !ok {
-		return VPCEndpoint{}, errorf("InvalidParameter", "strato does not support %s VPC endpoints yet; only Gateway endpoints (S3, DynamoDB) can be created.", req.Type)
+		return VPCEndpoint{}, errorf("InvalidParameter", "strato does not support %s VPC endpoints yet; only Gateway and Interface endpoints of AWS services can be created.", req.Type)
 	}
 	if _, err := endpointService(s.Region, req.ServiceName, req.Type); err != nil {
+		return VPCEndpoint{}, err
+	}
+	if err := checkAddressTypes(req.ServiceName, req.IPAddressType, req.DNS.RecordIPType); err != nil {
 		return VPCEndpoint{}, err
 	}
 	if req.PolicyDocument == "" {
@@ -123,6 +159,9 @@ func (c *Cloud) CreateVpcEndpoint(ctx context.Context, s Scope, req EndpointRequ
 			ID: NewID("vpce"), OwnerID: s.Account, VpcID: req.VpcID, ServiceName: req.ServiceName, Type: req.Type,
 			PolicyDocument: req.PolicyDocument, CreatedAt: c.clock.Now(),
 		}
+		if req.Type == EndpointInterface {
+			e.DNSSuffix = newDNSSuffix()
+		}
 		if err := vpcEndpoints.insert(tx, s, &e, e.CreatedAt, req.Tags); err != nil {
 			return VPCEndpoint{}, err
 		}
@@ -138,8 +177,8 @@ func (c *Cloud) CreateVpcEndpoint(ctx context.Context, s Scope, req EndpointRequ
 // buildGatewayEndpoint routes the service's prefix list to the endpoint in each
 // of its route tables.
 func buildGatewayEndpoint(tx store.Tx, s Scope, e *VPCEndpoint, req EndpointRequest) error {
-	if len(req.SubnetIDs) > 0 || len(req.SecurityGroupIDs) > 0 {
-		return errorf("InvalidParameter", "Subnets and security groups are not supported for gateway endpoints.")
+	if req.interfaceOnly() {
+		return errorf("InvalidParameter", "Subnets, security groups, private DNS and DNS options are not supported for gateway endpoints.")
 	}
 	all, err := vpcEndpoints.load(tx, s, nil, nil)
 	if err != nil {
@@ -218,12 +257,23 @@ type EndpointChange struct {
 	AddRouteTableIDs, RemoveRouteTableIDs []string
 	ResetPolicy                           bool
 	PolicyDocument                        *string
-	// InterfaceChanges is set when the request changes what only interface
-	// endpoints have (subnets, security groups, DNS).
-	InterfaceChanges bool
+	// The rest changes what only interface endpoints have.
+	AddSubnetIDs, RemoveSubnetIDs []string
+	AddGroupIDs, RemoveGroupIDs   []string
+	// SubnetIPs picks the address of the interface in an added subnet.
+	SubnetIPs         map[string]string
+	PrivateDNSEnabled *bool
+	IPAddressType     string
+	DNS               DNSOptions
 }
 
-// ModifyVpcEndpoint changes an endpoint's route tables or policy.
+func (ch *EndpointChange) interfaceOnly() bool {
+	return len(ch.AddSubnetIDs)+len(ch.RemoveSubnetIDs)+len(ch.AddGroupIDs)+len(ch.RemoveGroupIDs)+len(ch.SubnetIPs) > 0 ||
+		ch.PrivateDNSEnabled != nil || ch.DNS != (DNSOptions{})
+}
+
+// ModifyVpcEndpoint changes an endpoint's route tables (gateway), subnets,
+// security groups and DNS (interface) or policy.
 func (c *Cloud) ModifyVpcEndpoint(ctx context.Context, s Scope, ch EndpointChange) error {
 	if ch.ResetPolicy && ch.PolicyDocument != nil {
 		return errorf("InvalidParameterCombination", "ResetPolicy and PolicyDocument cannot both be given.")
@@ -238,8 +288,19 @@ func (c *Cloud) ModifyVpcEndpoint(ctx context.Context, s Scope, ch EndpointChang
 		if err != nil {
 			return err
 		}
-		if ch.InterfaceChanges && e.Type == EndpointGateway {
-			return errorf("InvalidParameter", "Subnets, security groups and DNS options are not supported for gateway endpoints.")
+		if err := checkAddressTypes(e.ServiceName, ch.IPAddressType, ch.DNS.RecordIPType); err != nil {
+			return err
+		}
+		if ch.interfaceOnly() && e.Type == EndpointGateway {
+			return errorf("InvalidParameter", "Subnets, security groups, private DNS and DNS options are not supported for gateway endpoints.")
+		}
+		if len(ch.AddRouteTableIDs)+len(ch.RemoveRouteTableIDs) > 0 && e.Type != EndpointGateway {
+			return errorf("InvalidParameter", "Route tables are supported only for gateway endpoints.")
+		}
+		if e.Type == EndpointInterface {
+			if err := c.modifyInterfaceEndpoint(tx, s, &e, ch); err != nil {
+				return err
+			}
 		}
 		for _, id := range ch.RemoveRouteTableIDs {
 			if !slices.Contains(e.RouteTableIDs, id) {
@@ -268,8 +329,8 @@ type EndpointDeletion struct {
 	Err error
 }
 
-// DeleteVpcEndpoints deletes endpoints and their routes; the ones that cannot be
-// deleted are reported, and the others deleted, as on AWS.
+// DeleteVpcEndpoints deletes endpoints with their routes or network interfaces;
+// the ones that cannot be deleted are reported, and the others deleted, as on AWS.
 func (c *Cloud) DeleteVpcEndpoints(ctx context.Context, s Scope, ids []string) ([]EndpointDeletion, error) {
 	var failed []EndpointDeletion
 	err := c.update(ctx, func(tx store.Tx) error {
@@ -287,6 +348,9 @@ func (c *Cloud) DeleteVpcEndpoints(ctx context.Context, s Scope, ids []string) (
 			if err := removeEndpointRoutes(tx, s, &e, slices.Clone(e.RouteTableIDs)); err != nil {
 				return err
 			}
+			if err := removeEndpointSubnets(tx, s, &e, e.SubnetIDs()); err != nil {
+				return err
+			}
 			if err := vpcEndpoints.remove(tx, s, id); err != nil {
 				return err
 			}
@@ -297,7 +361,7 @@ func (c *Cloud) DeleteVpcEndpoints(ctx context.Context, s Scope, ids []string) (
 }
 
 var vpcEndpointFields = filter.Fields[VPCEndpoint]{
-	"ip-address-type":    func(VPCEndpoint) []string { return []string{"ipv4"} },
+	"ip-address-type":    func(e VPCEndpoint) []string { return []string{e.IPAddressType()} },
 	"service-name":       func(e VPCEndpoint) []string { return []string{e.ServiceName} },
 	"service-region":     func(e VPCEndpoint) []string { return []string{strings.Split(e.ServiceName, ".")[2]} },
 	"vpc-id":             func(e VPCEndpoint) []string { return []string{e.VpcID} },

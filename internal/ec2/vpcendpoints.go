@@ -19,13 +19,49 @@ func (s *Service) registerVPCEndpoints(d *awsapi.EC2) {
 }
 
 func apiVPCEndpoint(e cloud.VPCEndpoint) ec2api.VpcEndpoint {
-	return ec2api.VpcEndpoint{
+	out := ec2api.VpcEndpoint{
 		VpcEndpointId: ptr(e.ID), VpcEndpointType: ptr(e.Type), VpcId: ptr(e.VpcID), ServiceName: ptr(e.ServiceName),
 		State: ptr(e.State()), PolicyDocument: ptr(e.PolicyDocument), RouteTableIds: append([]string{}, e.RouteTableIDs...),
-		SubnetIds: []string{}, Groups: []ec2api.SecurityGroupIdentifier{}, NetworkInterfaceIds: []string{}, DnsEntries: []ec2api.DnsEntry{},
-		IpAddressType: ptr("ipv4"), PrivateDnsEnabled: ptr(false), RequesterManaged: ptr(false),
+		SubnetIds: e.SubnetIDs(), Groups: []ec2api.SecurityGroupIdentifier{}, NetworkInterfaceIds: e.NetworkInterfaceIDs(), DnsEntries: []ec2api.DnsEntry{},
+		IpAddressType: ptr(e.IPAddressType()), PrivateDnsEnabled: ptr(e.PrivateDNSEnabled), RequesterManaged: ptr(false),
 		CreationTimestamp: ptr(e.CreatedAt), Tags: apiTags(e.Tags), OwnerId: ptr(e.OwnerID),
 	}
+	for _, g := range e.Groups {
+		out.Groups = append(out.Groups, ec2api.SecurityGroupIdentifier{GroupId: ptr(g.ID), GroupName: ptr(g.Name)})
+	}
+	for _, d := range e.DNSEntries() {
+		out.DnsEntries = append(out.DnsEntries, ec2api.DnsEntry{DnsName: ptr(d.Name), HostedZoneId: ptr(d.HostedZoneID)})
+	}
+	if e.Type == cloud.EndpointInterface {
+		out.DnsOptions = &ec2api.DnsOptions{DnsRecordIpType: ptr("ipv4"), PrivateDnsOnlyForInboundResolverEndpoint: ptr(e.PrivateDNSOnlyForInboundResolver)}
+	}
+	return out
+}
+
+// subnetIPs takes the IPv4 addresses SubnetConfigurations name per subnet; IPv6
+// addresses are refused, as the endpoints are IPv4 only.
+func subnetIPs(configs []ec2api.SubnetConfiguration) (map[string]string, error) {
+	if len(configs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(configs))
+	for _, c := range configs {
+		if deref(c.Ipv6) != "" {
+			return nil, awsapi.Errorf("InvalidParameter", "The VPC endpoint services strato offers support ipv4 only; SubnetConfiguration.Ipv6 cannot be given.")
+		}
+		if deref(c.SubnetId) == "" {
+			return nil, awsapi.Errorf("MissingParameter", "The request must contain the parameter SubnetConfiguration.SubnetId")
+		}
+		out[deref(c.SubnetId)] = deref(c.Ipv4)
+	}
+	return out, nil
+}
+
+func dnsOptions(in *ec2api.DnsOptionsSpecification) cloud.DNSOptions {
+	if in == nil {
+		return cloud.DNSOptions{}
+	}
+	return cloud.DNSOptions{RecordIPType: deref(in.DnsRecordIpType), PrivateDNSOnlyForInboundResolver: in.PrivateDnsOnlyForInboundResolverEndpoint}
 }
 
 func (s *Service) createVPCEndpoint(ctx context.Context, c *awsapi.EC2Call, in *ec2api.CreateVpcEndpointRequest) (*ec2api.CreateVpcEndpointResult, error) {
@@ -33,9 +69,14 @@ func (s *Service) createVPCEndpoint(ctx context.Context, c *awsapi.EC2Call, in *
 	if err != nil {
 		return nil, err
 	}
+	ips, err := subnetIPs(in.SubnetConfigurations)
+	if err != nil {
+		return nil, err
+	}
 	e, err := s.cloud.CreateVpcEndpoint(ctx, scope(c), cloud.EndpointRequest{
 		VpcID: deref(in.VpcId), ServiceName: deref(in.ServiceName), Type: deref(in.VpcEndpointType), PolicyDocument: deref(in.PolicyDocument),
-		RouteTableIDs: in.RouteTableIds, SubnetIDs: in.SubnetIds, SecurityGroupIDs: in.SecurityGroupIds,
+		RouteTableIDs: in.RouteTableIds, SubnetIDs: in.SubnetIds, SecurityGroupIDs: in.SecurityGroupIds, SubnetIPs: ips,
+		IPAddressType: deref(in.IpAddressType), DNS: dnsOptions(in.DnsOptions), PrivateDNSEnabled: in.PrivateDnsEnabled,
 		Tags: tags[cloud.KindVPCEndpoint], ClientToken: deref(in.ClientToken),
 	})
 	if err != nil {
@@ -46,11 +87,16 @@ func (s *Service) createVPCEndpoint(ctx context.Context, c *awsapi.EC2Call, in *
 }
 
 func (s *Service) modifyVPCEndpoint(ctx context.Context, c *awsapi.EC2Call, in *ec2api.ModifyVpcEndpointRequest) (*ec2api.ModifyVpcEndpointResult, error) {
-	err := s.cloud.ModifyVpcEndpoint(ctx, scope(c), cloud.EndpointChange{
+	ips, err := subnetIPs(in.SubnetConfigurations)
+	if err != nil {
+		return nil, err
+	}
+	err = s.cloud.ModifyVpcEndpoint(ctx, scope(c), cloud.EndpointChange{
 		ID: deref(in.VpcEndpointId), AddRouteTableIDs: in.AddRouteTableIds, RemoveRouteTableIDs: in.RemoveRouteTableIds,
 		ResetPolicy: deref(in.ResetPolicy), PolicyDocument: in.PolicyDocument,
-		InterfaceChanges: len(in.AddSubnetIds)+len(in.RemoveSubnetIds)+len(in.AddSecurityGroupIds)+len(in.RemoveSecurityGroupIds)+len(in.SubnetConfigurations) > 0 ||
-			in.PrivateDnsEnabled != nil || in.DnsOptions != nil || in.IpAddressType != nil,
+		AddSubnetIDs: in.AddSubnetIds, RemoveSubnetIDs: in.RemoveSubnetIds, SubnetIPs: ips,
+		AddGroupIDs: in.AddSecurityGroupIds, RemoveGroupIDs: in.RemoveSecurityGroupIds,
+		PrivateDNSEnabled: in.PrivateDnsEnabled, IPAddressType: deref(in.IpAddressType), DNS: dnsOptions(in.DnsOptions),
 	})
 	if err != nil {
 		return nil, err
