@@ -176,8 +176,7 @@ func init() {
 	// A VPC that another account asked to peer with cannot be deleted until the
 	// request is answered; the VPC Peering Guide says so.
 	vpcDependents = append(vpcDependents, func(tx store.Tx, s Scope, vpcID string) (bool, error) {
-		// Hooks do not carry the cloud's clock; expiry is read by the wall clock.
-		list, err := peeringsOfVPC(tx, s, vpcID, time.Now().UTC())
+		list, err := peeringsOfVPC(tx, s, vpcID, txNow(tx))
 		for _, p := range list {
 			if p.Status == PeeringPending && p.Accepter.VpcID == vpcID && p.Requester.OwnerID != s.Account {
 				return true, err
@@ -215,13 +214,14 @@ func peeringsOfVPC(tx store.Tx, s Scope, vpcID string, now time.Time) ([]VPCPeer
 // deletePeeringsOfVPC deletes, with the VPC, its active connections and the
 // requests it made.
 func deletePeeringsOfVPC(tx store.Tx, s Scope, v *VPC) error {
-	list, err := peeringsOfVPC(tx, s, v.ID, time.Now().UTC())
+	now := txNow(tx)
+	list, err := peeringsOfVPC(tx, s, v.ID, now)
 	if err != nil {
 		return err
 	}
 	for _, p := range list {
 		if p.Status == PeeringActive || p.Status == PeeringPending {
-			p.Status, p.Message, p.DeletedBy, p.ChangedAt = PeeringDeleted, "Deleted by "+s.Account, s.Account, time.Now().UTC()
+			p.Status, p.Message, p.DeletedBy, p.ChangedAt = PeeringDeleted, "Deleted by "+s.Account, s.Account, now
 			if err := savePeering(tx, &p); err != nil {
 				return err
 			}
