@@ -134,11 +134,35 @@ var peerings = docKind[VPCPeeringConnection]{
 	tags: func(p *VPCPeeringConnection) *map[string]string { return &p.Tags },
 }
 
-// savePeering writes every side's copy of a changed connection.
+// savePeering writes every side's copy of a changed connection. A side whose
+// copy was purged (purgePeerings) no longer sees the connection and is skipped.
 func savePeering(tx store.Tx, p *VPCPeeringConnection) error {
 	for _, s := range p.scopes() {
-		if err := peerings.update(tx, s, p); err != nil {
+		if err := peerings.update(tx, s, p); err != nil && !isNotFound(err) {
 			return err
+		}
+	}
+	return nil
+}
+
+// purgePeerings removes from scope s the copies of connections that side no
+// longer sees (over, and past AWS's delays): hidden connections would otherwise
+// stay in the store for good. Each side purges its own copy, on its own delay.
+func purgePeerings(tx store.Tx, s Scope, now time.Time) error {
+	rows, err := tx.ListResources(s, KindVPCPeeringConnection)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		p, err := peerings.decode(r)
+		if err != nil {
+			return err
+		}
+		p.Resolve(now)
+		if !p.visibleTo(s, now) {
+			if err := peerings.remove(tx, s, p.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -304,6 +328,11 @@ func (c *Cloud) CreateVPCPeeringConnection(ctx context.Context, s Scope, req Pee
 		ChangedAt: now, ExpiresAt: now.Add(peeringExpiry), CreatedAt: now,
 	}
 	err := c.update(ctx, func(tx store.Tx) error {
+		for _, side := range []Scope{s, p.Accepter.scope()} {
+			if err := purgePeerings(tx, side, now); err != nil {
+				return err
+			}
+		}
 		own, err := vpcs.get(tx, s, req.VpcID)
 		if err != nil {
 			return err
