@@ -102,7 +102,9 @@ func (c *Cloud) AttachInternetGateway(ctx context.Context, s Scope, gatewayID, v
 	})
 }
 
-// DetachInternetGateway detaches a gateway from the VPC it is attached to.
+// DetachInternetGateway detaches a gateway from the VPC it is attached to, once no
+// public address of the VPC needs it and no route table is edge-associated with
+// it. (An attached gateway cannot be deleted, so an associated one cannot either.)
 func (c *Cloud) DetachInternetGateway(ctx context.Context, s Scope, gatewayID, vpcID string) error {
 	return c.update(ctx, func(tx store.Tx) error {
 		g, err := internetGateways.get(tx, s, gatewayID)
@@ -121,6 +123,14 @@ func (c *Cloud) DetachInternetGateway(ctx context.Context, s Scope, gatewayID, v
 		}
 		if mapped {
 			return errorf("DependencyViolation", "Network %s has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.", vpcID)
+		}
+		// A gateway route table steers the gateway's traffic: it must let go first.
+		edge, i, err := tableWith(tx, s, vpcID, func(a RouteTableAssociation) bool { return a.GatewayID == gatewayID })
+		if err != nil {
+			return err
+		}
+		if edge != nil {
+			return errorf("DependencyViolation", "The internetGateway '%s' has dependencies and cannot be detached: route table %s is associated with it (%s).", g.ID, edge.ID, edge.Associations[i].ID)
 		}
 		g.VpcID = ""
 		return internetGateways.update(tx, s, &g)

@@ -17,8 +17,11 @@ type NetworkACL struct {
 	VpcID     string `json:"vpcId"`
 	OwnerID   string `json:"ownerId"`
 	IsDefault bool   `json:"isDefault"`
-	// Rules are the numbered rules the owner controls; the final deny-all rule
-	// (32767) of each direction is implied and added by Entries.
+	// IPv6 says the VPC has an IPv6 block: each direction then also ends with
+	// the fixed IPv6 deny-all rule.
+	IPv6 bool `json:"ipv6,omitempty"`
+	// Rules are the numbered rules the owner controls; the final deny-all rules
+	// (32767, and 32768 for IPv6) of each direction are implied and added by Entries.
 	Rules        []ACLEntry       `json:"rules"`
 	Associations []ACLAssociation `json:"associations"`
 	CreatedAt    time.Time        `json:"createdAt"`
@@ -33,8 +36,13 @@ type ACLAssociation struct {
 }
 
 // ACLDefaultRuleNumber is the rule that ends each direction of every ACL: it denies
-// whatever no other rule matched, and cannot be changed or removed.
-const ACLDefaultRuleNumber = 32767
+// whatever no other rule matched, and cannot be changed or removed. In a VPC with
+// IPv6, ACLIPv6DefaultRuleNumber does the same for IPv6 (the console shows both as
+// "*"; the API numbers them so).
+const (
+	ACLDefaultRuleNumber     = 32767
+	ACLIPv6DefaultRuleNumber = 32768
+)
 
 // Entries are the ACL's rules as DescribeNetworkAcls lists them: egress rules first,
 // then ingress, each by rule number, each direction ending with the deny-all rule.
@@ -47,6 +55,9 @@ func (a *NetworkACL) Entries() []ACLEntry {
 			}
 		}
 		out = append(out, ACLEntry{RuleNumber: ACLDefaultRuleNumber, Egress: egress, Protocol: "-1", RuleAction: "deny", CIDR: "0.0.0.0/0"})
+		if a.IPv6 {
+			out = append(out, ACLEntry{RuleNumber: ACLIPv6DefaultRuleNumber, Egress: egress, Protocol: "-1", RuleAction: "deny", IPv6CIDR: "::/0"})
+		}
 	}
 	return out
 }
@@ -119,11 +130,12 @@ func init() {
 func createDefaultNetworkACL(tx store.Tx, s Scope, v *VPC) error {
 	acl := NetworkACL{
 		ID: NewID("acl"), VpcID: v.ID, OwnerID: s.Account, IsDefault: true, CreatedAt: v.CreatedAt,
-		Rules: []ACLEntry{
-			{RuleNumber: 100, Egress: true, Protocol: "-1", RuleAction: "allow", CIDR: "0.0.0.0/0"},
-			{RuleNumber: 100, Egress: false, Protocol: "-1", RuleAction: "allow", CIDR: "0.0.0.0/0"},
-		},
+		Rules:        []ACLEntry{defaultACLRule(true), defaultACLRule(false)},
 		Associations: []ACLAssociation{},
+	}
+	if len(v.IPv6Blocks) > 0 {
+		acl.IPv6 = true
+		acl.Rules = append(acl.Rules, defaultACLIPv6Rule(true), defaultACLIPv6Rule(false))
 	}
 	return networkACLs.insert(tx, s, &acl, acl.CreatedAt, nil)
 }
@@ -190,7 +202,8 @@ func (c *Cloud) CreateNetworkACL(ctx context.Context, s Scope, vpcID string, tag
 		Tags  []Tag
 	}{vpcID, tags}
 	acl, err := Idempotent(ctx, c, s, "CreateNetworkAcl", clientToken, params, func(tx store.Tx) (NetworkACL, error) {
-		if _, err := vpcs.get(tx, s, vpcID); err != nil {
+		vpc, err := vpcs.get(tx, s, vpcID)
+		if err != nil {
 			return NetworkACL{}, err
 		}
 		existing, err := networkACLs.children(tx, s, vpcID)
@@ -200,7 +213,7 @@ func (c *Cloud) CreateNetworkACL(ctx context.Context, s Scope, vpcID string, tag
 		if err := checkQuota(tx, s.Account, QuotaNetworkACLs, len(existing)); err != nil {
 			return NetworkACL{}, err
 		}
-		acl := NetworkACL{ID: NewID("acl"), VpcID: vpcID, OwnerID: s.Account, Rules: []ACLEntry{}, Associations: []ACLAssociation{}, CreatedAt: c.clock.Now()}
+		acl := NetworkACL{ID: NewID("acl"), VpcID: vpcID, OwnerID: s.Account, IPv6: len(vpc.IPv6Blocks) > 0, Rules: []ACLEntry{}, Associations: []ACLAssociation{}, CreatedAt: c.clock.Now()}
 		return acl, networkACLs.insert(tx, s, &acl, acl.CreatedAt, tags)
 	})
 	acl.Tags = tagMap(tags)

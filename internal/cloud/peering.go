@@ -134,11 +134,35 @@ var peerings = docKind[VPCPeeringConnection]{
 	tags: func(p *VPCPeeringConnection) *map[string]string { return &p.Tags },
 }
 
-// savePeering writes every side's copy of a changed connection.
+// savePeering writes every side's copy of a changed connection. A side whose
+// copy was purged (purgePeerings) no longer sees the connection and is skipped.
 func savePeering(tx store.Tx, p *VPCPeeringConnection) error {
 	for _, s := range p.scopes() {
-		if err := peerings.update(tx, s, p); err != nil {
+		if err := peerings.update(tx, s, p); err != nil && !isNotFound(err) {
 			return err
+		}
+	}
+	return nil
+}
+
+// purgePeerings removes from scope s the copies of connections that side no
+// longer sees (over, and past AWS's delays): hidden connections would otherwise
+// stay in the store for good. Each side purges its own copy, on its own delay.
+func purgePeerings(tx store.Tx, s Scope, now time.Time) error {
+	rows, err := tx.ListResources(s, KindVPCPeeringConnection)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		p, err := peerings.decode(r)
+		if err != nil {
+			return err
+		}
+		p.Resolve(now)
+		if !p.visibleTo(s, now) {
+			if err := peerings.remove(tx, s, p.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -176,8 +200,7 @@ func init() {
 	// A VPC that another account asked to peer with cannot be deleted until the
 	// request is answered; the VPC Peering Guide says so.
 	vpcDependents = append(vpcDependents, func(tx store.Tx, s Scope, vpcID string) (bool, error) {
-		// Hooks do not carry the cloud's clock; expiry is read by the wall clock.
-		list, err := peeringsOfVPC(tx, s, vpcID, time.Now().UTC())
+		list, err := peeringsOfVPC(tx, s, vpcID, txNow(tx))
 		for _, p := range list {
 			if p.Status == PeeringPending && p.Accepter.VpcID == vpcID && p.Requester.OwnerID != s.Account {
 				return true, err
@@ -215,13 +238,14 @@ func peeringsOfVPC(tx store.Tx, s Scope, vpcID string, now time.Time) ([]VPCPeer
 // deletePeeringsOfVPC deletes, with the VPC, its active connections and the
 // requests it made.
 func deletePeeringsOfVPC(tx store.Tx, s Scope, v *VPC) error {
-	list, err := peeringsOfVPC(tx, s, v.ID, time.Now().UTC())
+	now := txNow(tx)
+	list, err := peeringsOfVPC(tx, s, v.ID, now)
 	if err != nil {
 		return err
 	}
 	for _, p := range list {
 		if p.Status == PeeringActive || p.Status == PeeringPending {
-			p.Status, p.Message, p.DeletedBy, p.ChangedAt = PeeringDeleted, "Deleted by "+s.Account, s.Account, time.Now().UTC()
+			p.Status, p.Message, p.DeletedBy, p.ChangedAt = PeeringDeleted, "Deleted by "+s.Account, s.Account, now
 			if err := savePeering(tx, &p); err != nil {
 				return err
 			}
@@ -304,6 +328,11 @@ func (c *Cloud) CreateVPCPeeringConnection(ctx context.Context, s Scope, req Pee
 		ChangedAt: now, ExpiresAt: now.Add(peeringExpiry), CreatedAt: now,
 	}
 	err := c.update(ctx, func(tx store.Tx) error {
+		for _, side := range []Scope{s, p.Accepter.scope()} {
+			if err := purgePeerings(tx, side, now); err != nil {
+				return err
+			}
+		}
 		own, err := vpcs.get(tx, s, req.VpcID)
 		if err != nil {
 			return err

@@ -68,16 +68,30 @@ func (c *Cloud) AuthorizeSecurityGroupRules(ctx context.Context, s Scope, req Ru
 	return added, err
 }
 
-// RevokeSecurityGroupRules removes rules named by their properties or IDs and
-// returns them. In a VPC that is not the default VPC, a rule that does not exist
-// is an error (InvalidPermission.NotFound) and nothing is revoked, as on AWS.
-func (c *Cloud) RevokeSecurityGroupRules(ctx context.Context, s Scope, req RuleRequest) ([]SecurityGroupRule, error) {
+// RevokeResult is what a revoke did: the rules removed and, in a default VPC, the
+// rules asked for by their properties that the group does not have.
+type RevokeResult struct {
+	Revoked []SecurityGroupRule
+	Unknown []SecurityGroupRule
+}
+
+// RevokeSecurityGroupRules removes rules named by their properties or IDs. As on
+// AWS, a rule named by its properties that the group does not have is, in a
+// non-default VPC, an error (InvalidPermission.NotFound) that revokes nothing; in
+// the default VPC it is no error: the others are revoked and it is returned as
+// unknown. A rule ID that does not exist is always an error.
+func (c *Cloud) RevokeSecurityGroupRules(ctx context.Context, s Scope, req RuleRequest) (RevokeResult, error) {
 	if len(req.Permissions) == 0 && len(req.RuleIDs) == 0 {
-		return nil, errorf("MissingParameter", "Either 'ipPermissions' or 'securityGroupRuleIds' should be provided.")
+		return RevokeResult{}, errorf("MissingParameter", "Either 'ipPermissions' or 'securityGroupRuleIds' should be provided.")
 	}
-	var revoked []SecurityGroupRule
+	var revoked, unknown []SecurityGroupRule
 	err := c.update(ctx, func(tx store.Tx) error {
+		revoked, unknown = nil, nil
 		g, err := resolveGroup(tx, s, req.Group)
+		if err != nil {
+			return err
+		}
+		vpc, err := vpcs.get(tx, s, g.VpcID)
 		if err != nil {
 			return err
 		}
@@ -102,10 +116,14 @@ func (c *Cloud) RevokeSecurityGroupRules(ctx context.Context, s Scope, req RuleR
 		}
 		for _, spec := range specs {
 			r, ok := byKey[spec.key()]
-			if !ok {
+			switch {
+			case ok:
+				pick(r)
+			case vpc.IsDefault:
+				unknown = append(unknown, spec)
+			default:
 				return errorf("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
 			}
-			pick(r)
 		}
 		for _, id := range req.RuleIDs {
 			r, ok := byID[id]
@@ -121,7 +139,7 @@ func (c *Cloud) RevokeSecurityGroupRules(ctx context.Context, s Scope, req RuleR
 		}
 		return nil
 	})
-	return revoked, err
+	return RevokeResult{Revoked: revoked, Unknown: unknown}, err
 }
 
 // RuleUpdate replaces what one rule allows (ModifySecurityGroupRules): it keeps its

@@ -215,7 +215,8 @@ func (c *Cloud) CreateSecurityGroup(ctx context.Context, s Scope, req SecurityGr
 				return err
 			}
 		}
-		if _, err := vpcs.get(tx, s, g.VpcID); err != nil {
+		vpc, err := vpcs.get(tx, s, g.VpcID)
+		if err != nil {
 			return err
 		}
 		if err := checkCount(tx, s, KindSecurityGroup, QuotaSecurityGroups); err != nil {
@@ -227,9 +228,13 @@ func (c *Cloud) CreateSecurityGroup(ctx context.Context, s Scope, req SecurityGr
 		if err := securityGroups.insert(tx, s, &g, g.CreatedAt, req.Tags); err != nil {
 			return err
 		}
-		egress := SecurityGroupRule{ID: NewID("sgr"), GroupID: g.ID, GroupOwnerID: s.Account, Egress: true, Protocol: "-1", FromPort: -1, ToPort: -1, CIDRv4: "0.0.0.0/0"}
-		g.Egress = []SecurityGroupRule{egress}
-		return insertRule(tx, s, g.VpcID, &egress, g.CreatedAt, nil)
+		g.Egress = allTrafficOut(&g, &vpc)
+		for i := range g.Egress {
+			if err := insertRule(tx, s, g.VpcID, &g.Egress[i], g.CreatedAt, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	g.Tags = tagMap(req.Tags)
 	return g, err
@@ -242,10 +247,10 @@ func createDefaultGroup(tx store.Tx, s Scope, v *VPC) error {
 	if err := securityGroups.insert(tx, s, &g, g.CreatedAt, nil); err != nil {
 		return err
 	}
-	for _, r := range []SecurityGroupRule{
+	rules := append([]SecurityGroupRule{
 		{ID: NewID("sgr"), GroupID: g.ID, GroupOwnerID: s.Account, Protocol: "-1", FromPort: -1, ToPort: -1, Ref: &GroupRef{GroupID: g.ID, GroupName: g.Name, UserID: s.Account}},
-		{ID: NewID("sgr"), GroupID: g.ID, GroupOwnerID: s.Account, Egress: true, Protocol: "-1", FromPort: -1, ToPort: -1, CIDRv4: "0.0.0.0/0"},
-	} {
+	}, allTrafficOut(&g, v)...)
+	for _, r := range rules {
 		if err := insertRule(tx, s, g.VpcID, &r, g.CreatedAt, nil); err != nil {
 			return err
 		}

@@ -115,26 +115,26 @@ func (s *Service) revokeSecurityGroupIngress(ctx context.Context, c *awsapi.EC2C
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.cloud.RevokeSecurityGroupRules(ctx, scope(c), cloud.RuleRequest{
+	res, err := s.cloud.RevokeSecurityGroupRules(ctx, scope(c), cloud.RuleRequest{
 		Group: groupSelector(in.GroupId, in.GroupName), Permissions: append(permissions(in.IpPermissions), legacy...), RuleIDs: in.SecurityGroupRuleIds,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ec2api.RevokeSecurityGroupIngressResult{Return: ptr(true)}, nil
+	return &ec2api.RevokeSecurityGroupIngressResult{Return: ptr(true), UnknownIpPermissions: apiPermissions(res.Unknown)}, nil
 }
 
 func (s *Service) revokeSecurityGroupEgress(ctx context.Context, c *awsapi.EC2Call, in *ec2api.RevokeSecurityGroupEgressRequest) (*ec2api.RevokeSecurityGroupEgressResult, error) {
 	if err := noLegacyEgress(legacyPermission{in.CidrIp, in.IpProtocol, in.FromPort, in.ToPort, in.SourceSecurityGroupName, in.SourceSecurityGroupOwnerId}); err != nil {
 		return nil, err
 	}
-	_, err := s.cloud.RevokeSecurityGroupRules(ctx, scope(c), cloud.RuleRequest{
+	res, err := s.cloud.RevokeSecurityGroupRules(ctx, scope(c), cloud.RuleRequest{
 		Group: groupSelector(in.GroupId, nil), Egress: true, Permissions: permissions(in.IpPermissions), RuleIDs: in.SecurityGroupRuleIds,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ec2api.RevokeSecurityGroupEgressResult{Return: ptr(true)}, nil
+	return &ec2api.RevokeSecurityGroupEgressResult{Return: ptr(true), UnknownIpPermissions: apiPermissions(res.Unknown)}, nil
 }
 
 func (s *Service) describeSecurityGroupRules(ctx context.Context, c *awsapi.EC2Call, in *ec2api.DescribeSecurityGroupRulesRequest) (*ec2api.DescribeSecurityGroupRulesResult, error) {
