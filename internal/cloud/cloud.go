@@ -92,7 +92,7 @@ var errRollback = errors.New("rollback")
 func (c *Cloud) update(ctx context.Context, fn func(tx store.Tx) error) error {
 	dry := isDryRun(ctx)
 	err := c.store.Update(ctx, func(tx store.Tx) error {
-		if err := fn(tx); err != nil {
+		if err := fn(c.clocked(tx)); err != nil {
 			return err
 		}
 		if dry {
@@ -107,5 +107,8 @@ func (c *Cloud) update(ctx context.Context, fn func(tx store.Tx) error) error {
 }
 
 func (c *Cloud) view(ctx context.Context, fn func(tx store.Tx) error) error {
-	return c.store.View(ctx, fn)
+	return c.store.View(ctx, func(tx store.Tx) error { return fn(c.clocked(tx)) })
 }
+
+// clocked gives a transaction the cloud's time, for hooks (see txNow).
+func (c *Cloud) clocked(tx store.Tx) store.Tx { return clockedTx{Tx: tx, now: c.clock.Now()} }

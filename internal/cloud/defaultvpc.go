@@ -46,6 +46,7 @@ func (c *Cloud) EnsureDefaultVPC(ctx context.Context, s Scope) error {
 	}
 	// Not c.update: a dry run's first request still makes the default VPC.
 	err := c.store.Update(ctx, func(tx store.Tx) error {
+		tx = c.clocked(tx)
 		if _, err := tx.GetSetting(defaultVPCMade(s)); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

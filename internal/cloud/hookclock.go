@@ -6,10 +6,10 @@ import (
 	"strato/internal/store"
 )
 
-// Hooks get a transaction and a scope, not the cloud's clock. A transaction that
-// carries the clock's reading (clockedTx) lets a hook use the cloud's time; until
-// every transaction carries it (Cloud.update and Cloud.view wrapping their tx),
-// hooks fall back to the wall clock.
+// Hooks get a transaction and a scope, not the cloud's clock: every transaction
+// the Cloud opens carries the clock's reading (clockedTx, see Cloud.clocked), so a
+// hook uses the cloud's time through txNow. A bare store transaction falls back to
+// the wall clock.
 
 // clockedTx is a transaction that knows the time it runs at, by the cloud's clock.
 type clockedTx struct {
