@@ -222,11 +222,22 @@ func (c *Cloud) AssociateAddress(ctx context.Context, s Scope, req AssociateRequ
 		if err != nil {
 			return err
 		}
-		if n.RequesterManaged {
-			return errorf("OperationNotPermitted", "Network interface %s is managed by %s; its addresses cannot be changed.", n.ID, n.ManagedBy)
+		if err := n.userChangeable(); err != nil {
+			return err
 		}
 		if a.AssociationID != "" && !req.AllowReassociation {
 			return errorf("Resource.AlreadyAssociated", "resource %s is already associated with associate-id %s", a.AllocationID, a.AssociationID)
+		}
+		if a.AssociationID != "" {
+			// An address a NAT gateway (or another managed resource) holds stays
+			// with it for its lifetime, reassociation or not.
+			current, err := networkInterfaces.get(tx, s, a.NetworkInterfaceID)
+			if err != nil {
+				return err
+			}
+			if current.RequesterManaged {
+				return errorf("OperationNotPermitted", "Address %s is in use by %s and cannot be moved.", a.AllocationID, current.ManagedBy)
+			}
 		}
 		if err := requireInternetGateway(tx, s, n.VpcID); err != nil {
 			return err

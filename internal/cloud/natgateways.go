@@ -267,12 +267,17 @@ func (c *Cloud) DeleteNATGateway(ctx context.Context, s Scope, id string) error 
 			return &NotFoundError{Kind: KindNATGateway, ID: id}
 		}
 		if g.AllocationID != "" {
+			// Unbind the address only while it is still this gateway's.
 			a, err := addresses.get(tx, s, g.AllocationID)
-			if err != nil {
+			var nf *NotFoundError
+			switch {
+			case errors.As(err, &nf):
+			case err != nil:
 				return err
-			}
-			if err := unbindAddress(tx, s, &a); err != nil {
-				return err
+			case a.AssociationID == g.AssociationID:
+				if err := unbindAddress(tx, s, &a); err != nil {
+					return err
+				}
 			}
 		}
 		if g.NetworkInterfaceID != "" {

@@ -42,6 +42,9 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 		if err != nil {
 			return err
 		}
+		if err := n.userChangeable(); err != nil {
+			return err
+		}
 		if n.addressCount()+len(req.Addresses)+req.Count+len(req.Prefixes)+req.PrefixCount > MaxInterfaceAddresses {
 			return addressLimitError()
 		}
@@ -110,6 +113,9 @@ func (c *Cloud) UnassignPrivateIPAddresses(ctx context.Context, s Scope, id stri
 	return c.update(ctx, func(tx store.Tx) error {
 		n, err := networkInterfaces.get(tx, s, id)
 		if err != nil {
+			return err
+		}
+		if err := n.userChangeable(); err != nil {
 			return err
 		}
 		sn, err := subnets.get(tx, s, n.SubnetID)
@@ -186,6 +192,9 @@ func (c *Cloud) ModifyNetworkInterfaceAttribute(ctx context.Context, s Scope, id
 		if err != nil {
 			return err
 		}
+		if err := n.userChangeable(); err != nil {
+			return err
+		}
 		switch {
 		case ch.Description != nil:
 			n.Description = *ch.Description
@@ -215,6 +224,9 @@ func (c *Cloud) ResetNetworkInterfaceSourceDestCheck(ctx context.Context, s Scop
 		if err != nil {
 			return err
 		}
+		if err := n.userChangeable(); err != nil {
+			return err
+		}
 		n.SourceDestCheck = true
 		return networkInterfaces.update(tx, s, &n)
 	})
@@ -231,4 +243,13 @@ func (c *Cloud) GetNetworkInterface(ctx context.Context, s Scope, id string) (Ne
 		return err
 	})
 	return n, err
+}
+
+// userChangeable refuses changes to an interface another resource manages (a NAT
+// gateway's, an endpoint's): it is changed through that resource.
+func (n *NetworkInterface) userChangeable() error {
+	if n.RequesterManaged {
+		return errorf("OperationNotPermitted", "Network interface %s is managed by %s; change it through that resource.", n.ID, n.ManagedBy)
+	}
+	return nil
 }

@@ -115,7 +115,8 @@ func (c *Cloud) DeleteVPCPeeringConnection(ctx context.Context, s Scope, id stri
 		case p.Status == PeeringPending && !p.isRequester(s):
 			return errorf("OperationNotPermitted", "User %s cannot delete peering %s: the accepter of a pending request rejects it.", s.Account, p.ID)
 		case p.Status != PeeringActive && p.Status != PeeringPending:
-			return peeringStateError(p, PeeringDeleted)
+			// AWS names the transition "to deleting", and clients match that text.
+			return peeringStateError(p, "deleting")
 		}
 		p.Status, p.Message, p.DeletedBy, p.ChangedAt = PeeringDeleted, "Deleted by "+s.Account, s.Account, now
 		return nil

@@ -146,9 +146,11 @@ var vpcFields = filter.Fields[VPC]{
 		return blockValues(v.IPv6Blocks, func(b CIDRBlockAssociation) string { return b.State })
 	},
 	"is-default": func(v VPC) []string { return boolValue(v.IsDefault) },
-	"owner-id":   func(v VPC) []string { return []string{v.OwnerID} },
-	"state":      func(v VPC) []string { return []string{v.State()} },
-	"vpc-id":     func(v VPC) []string { return []string{v.ID} },
+	// The older spelling, which Terraform's aws_default_vpc and aws_vpc data source send.
+	"isDefault": func(v VPC) []string { return boolValue(v.IsDefault) },
+	"owner-id":  func(v VPC) []string { return []string{v.OwnerID} },
+	"state":     func(v VPC) []string { return []string{v.State()} },
+	"vpc-id":    func(v VPC) []string { return []string{v.ID} },
 }
 
 func blockValues(blocks []CIDRBlockAssociation, field func(CIDRBlockAssociation) string) []string {
@@ -215,8 +217,9 @@ func (c *Cloud) VPCAttribute(ctx context.Context, s Scope, id, attr string) (boo
 	return false, errorf("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Valid values are: %s, %s, %s", attr, VPCAttrDNSSupport, VPCAttrDNSHostnames, VPCAttrNAUMetrics)
 }
 
-// SetVPCAttribute changes one VPC attribute. DNS hostnames need DNS support, and
-// DNS support cannot be turned off while hostnames are on, as on AWS.
+// SetVPCAttribute changes one VPC attribute. DNS hostnames can only be turned on
+// while DNS support is on, as AWS documents (AWS does not refuse the reverse
+// order, so neither does strato).
 func (c *Cloud) SetVPCAttribute(ctx context.Context, s Scope, id, attr string, value bool) error {
 	return c.update(ctx, func(tx store.Tx) error {
 		v, err := vpcs.get(tx, s, id)
@@ -225,9 +228,6 @@ func (c *Cloud) SetVPCAttribute(ctx context.Context, s Scope, id, attr string, v
 		}
 		switch attr {
 		case VPCAttrDNSSupport:
-			if !value && v.EnableDNSHostnames {
-				return errorf("InvalidParameterValue", "Cannot disable DNS support while DNS hostnames are enabled for VPC %s; disable enableDnsHostnames first.", id)
-			}
 			v.EnableDNSSupport = value
 		case VPCAttrDNSHostnames:
 			if value && !v.EnableDNSSupport {

@@ -34,6 +34,7 @@ func TestDefaultVPC(t *testing.T) {
 	}
 	runCases(t, d, []apiCase{
 		{"is default", "DescribeVpcs", []string{"Filter.1.Name", "is-default", "Filter.1.Value.1", "true"}, "", "<cidrBlock>172.31.0.0/16</cidrBlock>"},
+		{"isDefault, as Terraform spells it", "DescribeVpcs", []string{"Filter.1.Name", "isDefault", "Filter.1.Value.1", "true"}, "", vpc},
 		{"DNS hostnames on", "DescribeVpcAttribute", []string{"VpcId", vpc, "Attribute", "enableDnsHostnames"}, "", "<value>true</value>"},
 		{"another default VPC", "CreateDefaultVpc", nil, "DefaultVpcAlreadyExists", ""},
 		{"another default subnet in a zone", "CreateDefaultSubnet", []string{"AvailabilityZone", "us-east-1a"}, "DefaultSubnetAlreadyExistsInAvailabilityZone", ""},

@@ -30,6 +30,7 @@ func TestNatGatewayLifecycle(t *testing.T) {
 		}
 	}
 	eni := regexp.MustCompile(`<networkInterfaceId>(eni-[0-9a-f]{17})</networkInterfaceId>`).FindStringSubmatch(body)[1]
+	mine, _ := createENI(t, d, subnet)
 	runCases(t, d, []apiCase{
 		{"pending", "DescribeNatGateways", []string{"NatGatewayId.1", nat}, "", "<state>pending</state>"},
 		{"its interface", "DescribeNetworkInterfaces", []string{"NetworkInterfaceId.1", eni}, "", "<interfaceType>nat_gateway</interfaceType>"},
@@ -38,6 +39,9 @@ func TestNatGatewayLifecycle(t *testing.T) {
 		{"address mapped to it", "DescribeAddresses", []string{"AllocationId.1", alloc}, "", "<networkInterfaceId>" + eni + "</networkInterfaceId>"},
 		{"the address cannot be released", "ReleaseAddress", []string{"AllocationId", alloc}, "InvalidIPAddress.InUse", ""},
 		{"nor taken away", "DisassociateAddress", []string{"PublicIp", ip}, "OperationNotPermitted", ""},
+		{"nor moved to another interface", "AssociateAddress", []string{"AllocationId", alloc, "NetworkInterfaceId", mine, "AllowReassociation", "true"}, "OperationNotPermitted", ""},
+		{"its addresses stay", "AssignPrivateIpAddresses", []string{"NetworkInterfaceId", eni, "SecondaryPrivateIpAddressCount", "1"}, "OperationNotPermitted", ""},
+		{"its groups too", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "SourceDestCheck.Value", "false"}, "OperationNotPermitted", ""},
 		{"VPC kept", "DeleteVpc", []string{"VpcId", vpc}, "DependencyViolation", ""},
 	})
 	clock.Advance(cloud.NATGatewayTransition)

@@ -91,11 +91,29 @@ func apiSubnetIPv6Block(b cloud.CIDRBlockAssociation) ec2api.SubnetIpv6CidrBlock
 }
 
 func (s *Service) modifySubnetAttribute(ctx context.Context, c *awsapi.EC2Call, in *ec2api.ModifySubnetAttributeRequest) (*struct{}, error) {
-	if in.EnableDns64 != nil || in.MapCustomerOwnedIpOnLaunch != nil ||
-		in.CustomerOwnedIpv4Pool != nil || in.PrivateDnsHostnameTypeOnLaunch != nil || in.EnableResourceNameDnsARecordOnLaunch != nil ||
-		in.EnableResourceNameDnsAAAARecordOnLaunch != nil || in.EnableLniAtDeviceIndex != nil || in.DisableLniAtDeviceIndex != nil {
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato's ModifySubnetAttribute changes MapPublicIpOnLaunch and AssignIpv6AddressOnCreation only so far.")
+	// Attributes strato does not model yet keep fixed values (the ones it reports);
+	// setting one to that value is a no-op, as on AWS, any other value is refused.
+	isFalse := func(v *ec2api.AttributeBooleanValue) bool { return v == nil || !deref(v.Value) }
+	fixed := []struct {
+		param string
+		ok    bool
+	}{
+		{"EnableDns64", isFalse(in.EnableDns64)},
+		{"MapCustomerOwnedIpOnLaunch", isFalse(in.MapCustomerOwnedIpOnLaunch)},
+		{"EnableResourceNameDnsARecordOnLaunch", isFalse(in.EnableResourceNameDnsARecordOnLaunch)},
+		{"EnableResourceNameDnsAAAARecordOnLaunch", isFalse(in.EnableResourceNameDnsAAAARecordOnLaunch)},
+		{"DisableLniAtDeviceIndex", isFalse(in.DisableLniAtDeviceIndex)},
+		{"PrivateDnsHostnameTypeOnLaunch", in.PrivateDnsHostnameTypeOnLaunch == nil || *in.PrivateDnsHostnameTypeOnLaunch == "ip-name"},
+		{"CustomerOwnedIpv4Pool", in.CustomerOwnedIpv4Pool == nil},
+		{"EnableLniAtDeviceIndex", in.EnableLniAtDeviceIndex == nil},
 	}
+	for _, f := range fixed {
+		if !f.ok {
+			return nil, awsapi.Errorf("UnsupportedOperation", "strato's ModifySubnetAttribute cannot change %s yet; it changes MapPublicIpOnLaunch and AssignIpv6AddressOnCreation.", f.param)
+		}
+	}
+	noOp := in.EnableDns64 != nil || in.MapCustomerOwnedIpOnLaunch != nil || in.EnableResourceNameDnsARecordOnLaunch != nil ||
+		in.EnableResourceNameDnsAAAARecordOnLaunch != nil || in.DisableLniAtDeviceIndex != nil || in.PrivateDnsHostnameTypeOnLaunch != nil
 	type change struct {
 		attr, param string
 		value       *ec2api.AttributeBooleanValue
@@ -110,6 +128,10 @@ func (s *Service) modifySubnetAttribute(ctx context.Context, c *awsapi.EC2Call, 
 		}
 	}
 	switch {
+	case len(set) == 0 && noOp:
+		// Only fixed attributes, set to what they are: check the subnet exists.
+		_, _, err := s.cloud.DescribeSubnets(ctx, scope(c), []string{deref(in.SubnetId)}, nil, cloud.Page{})
+		return nil, err
 	case len(set) == 0:
 		return nil, missing("MapPublicIpOnLaunch or AssignIpv6AddressOnCreation")
 	case len(set) > 1:
