@@ -41,18 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-die() { echo "bench/run.sh: $*" >&2; exit 1; }
-
-secs=${DURATION%s}
-[[ $secs =~ ^[0-9]+$ ]] && ((secs >= 1 && secs <= 20)) || die "BENCH_DURATION must be 1s..20s, got $DURATION"
-mkdir -p "$OUT"
-
-if [[ -z ${STRATO_BIN:-} ]]; then
-	STRATO_BIN=$TMP/strato
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$STRATO_BIN" ./cmd/strato) || die "building strato failed"
-fi
-LOADGEN=$TMP/loadgen
-(cd "$ROOT" && go build -o "$LOADGEN" ./bench/loadgen) || die "building bench/loadgen failed"
+. "$HERE/lib.sh"
+bench_prepare
 
 DATA=$TMP/data
 # BENCH_SERVER_GOGC sets GOGC for strato only (to show how much of the tail is GC);

@@ -30,17 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-die() { echo "bench/vpc.sh: $*" >&2; exit 1; }
-
-secs=${DURATION%s}
-[[ $secs =~ ^[0-9]+$ ]] && ((secs >= 1 && secs <= 20)) || die "BENCH_DURATION must be 1s..20s, got $DURATION"
-mkdir -p "$OUT"
-
-if [[ -z ${STRATO_BIN:-} ]]; then
-	STRATO_BIN=$TMP/strato
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$STRATO_BIN" ./cmd/strato) || die "building strato failed"
-fi
-(cd "$ROOT" && go build -o "$TMP/loadgen" ./bench/loadgen && go build -o "$TMP/vpcseed" ./bench/vpcseed) || die "building the tools failed"
+. "$HERE/lib.sh"
+bench_prepare
+(cd "$ROOT" && go build -o "$TMP/vpcseed" ./bench/vpcseed) || die "building bench/vpcseed failed"
 
 DATA=$TMP/data
 strato_start "$DATA" "$TMP" --throttle=false || die "strato did not start"
@@ -54,7 +46,7 @@ SEED_START=$(date +%s)
 	-vpcs 50 -subnets-per-vpc 200 -groups 400 -rules-per-group 50 >"$TMP/groups.txt" || die "seeding failed"
 SEED_SECS=$(($(date +%s) - SEED_START))
 
-lg() { "$TMP/loadgen" -endpoint "$STRATO_ENDPOINT" -credentials "$DATA/credentials" "$@"; }
+lg() { "$LOADGEN" -endpoint "$STRATO_ENDPOINT" -credentials "$DATA/credentials" "$@"; }
 
 # bench NAME LOADGEN-ARGS...: REPEAT runs, one JSON line each into $TMP/NAME.jsonl.
 bench() {
