@@ -33,7 +33,12 @@ type Cloud struct {
 	keys   *keyCache
 	// defaults tracks the lazily made default VPCs.
 	defaults defaultVPCs
+	// blocks holds the bytes of volumes and snapshots (nil until UseBlocks).
+	blocks Blocks
 }
+
+// UseBlocks gives the control plane its block store; call it before serving.
+func (c *Cloud) UseBlocks(b Blocks) { c.blocks = b }
 
 // Scope is an account in a region.
 type Scope = store.Scope
