@@ -33,12 +33,14 @@ const usage = `strato: a self-hosted cloud that speaks Amazon EC2's API
 
 Usage:
   strato serve [--listen ADDR] [--data-dir DIR] [--driver auto|mock|container|qemu] [--dev] [--account-id ID]
-               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--log-level L]
+               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--public-pool CIDR[,CIDR]] [--log-level L]
   strato account create [--name NAME] [--data-dir DIR]
   strato account list [--data-dir DIR]
   strato env [--data-dir DIR] [--profile PROFILE]
   strato quota list --account ID [--data-dir DIR]
   strato quota set --account ID [--data-dir DIR] NAME VALUE|default
+  strato image alias set [--region R] [--data-dir DIR] FROM|default IMAGE-ID
+  strato image alias list|delete [--region R] [--data-dir DIR] [FROM]
 
 Run 'strato COMMAND --help' for a command's flags.
 `
@@ -58,6 +60,8 @@ func main() {
 		err = env(args)
 	case "quota":
 		err = quota(args)
+	case "image":
+		err = image(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

@@ -77,8 +77,8 @@ func setImageGrants(tx store.Tx, s Scope, img *Image, public bool, accounts []st
 	return nil
 }
 
-// visibleImage finds an image the scope's account may see: its own, or one
-// shared with it or with everyone.
+// visibleImage finds an image the scope's account may see: its own, one shared
+// with it or with everyone, or the image an alias of the Region names.
 func visibleImage(tx store.Tx, s Scope, id string) (Image, error) {
 	img, err := images.get(tx, s, id)
 	var nf *NotFoundError
@@ -94,6 +94,9 @@ func visibleImage(tx store.Tx, s Scope, id string) (Image, error) {
 			return Image{}, gerr
 		}
 		return images.get(tx, Scope{Account: g.OwnerID, Region: s.Region}, id)
+	}
+	if aliased, ok, aerr := aliasedImage(tx, s, id); ok || aerr != nil {
+		return aliased, aerr
 	}
 	return Image{}, err
 }

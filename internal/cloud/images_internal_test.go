@@ -178,3 +178,64 @@ func TestImageSharing(t *testing.T) {
 		t.Errorf("bad owner: %v", err)
 	}
 }
+
+func TestImageAliases(t *testing.T) {
+	c, _ := newInternalCloud(t)
+	ctx := context.Background()
+	owner, user := internalScope, Scope{Account: "222233334444", Region: internalScope.Region}
+	putSnapshot(t, c, owner, Snapshot{ID: "snap-0123456789abcdef0", OwnerID: owner.Account, VolumeSize: 8, State: "completed"})
+	private, err := c.RegisterImage(ctx, owner, rootImage("private", "snap-0123456789abcdef0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, err := c.RegisterImage(ctx, owner, rootImage("public", "snap-0123456789abcdef0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ModifyImageLaunchPermission(ctx, owner, public.ID, LaunchPermissionChange{AddAll: true}); err != nil {
+		t.Fatal(err)
+	}
+	const hardCoded = "ami-0abcdef1234567890"
+	if _, err := c.GetImage(ctx, user, hardCoded); err == nil {
+		t.Fatal("an unknown AMI ID resolves without an alias")
+	}
+	if err := c.SetImageAlias(ctx, user.Region, hardCoded, private.ID); err == nil {
+		t.Error("an alias to a private image was accepted")
+	}
+	if err := c.SetImageAlias(ctx, user.Region, "ami-nope", public.ID); errCode(err) != "InvalidAMIID.Malformed" {
+		t.Errorf("malformed alias: %v", err)
+	}
+	if err := c.SetImageAlias(ctx, user.Region, hardCoded, public.ID); err != nil {
+		t.Fatal(err)
+	}
+	img, err := c.GetImage(ctx, user, hardCoded)
+	if err != nil || img.ID != public.ID {
+		t.Fatalf("alias resolves to %v, %v; want %s", img.ID, err, public.ID)
+	}
+	list, _, err := c.DescribeImages(ctx, user, ImageQuery{ImageIDs: []string{hardCoded}})
+	if err != nil || len(list) != 1 || list[0].ID != public.ID {
+		t.Errorf("DescribeImages by the aliased ID: %v %v", list, err)
+	}
+	if _, err := c.GetImage(ctx, Scope{Account: user.Account, Region: "us-east-1"}, hardCoded); err == nil {
+		t.Error("an alias of one Region resolves in another")
+	}
+	// Development mode: unknown IDs resolve to the default alias.
+	resolveUnknownImages = true
+	t.Cleanup(func() { resolveUnknownImages = false })
+	if _, err := c.GetImage(ctx, user, "ami-0fedcba9876543210"); err == nil {
+		t.Error("without a default alias or cloud image, an unknown ID resolved")
+	}
+	if err := c.SetImageAlias(ctx, user.Region, DefaultImageAlias, public.ID); err != nil {
+		t.Fatal(err)
+	}
+	if img, err := c.GetImage(ctx, user, "ami-0fedcba9876543210"); err != nil || img.ID != public.ID {
+		t.Errorf("dev mode: unknown ID resolves to %v, %v", img.ID, err)
+	}
+	aliases, err := c.ImageAliases(ctx, user.Region)
+	if err != nil || len(aliases) != 2 {
+		t.Errorf("aliases: %v %v", aliases, err)
+	}
+	if err := c.DeleteImageAlias(ctx, user.Region, hardCoded); err != nil {
+		t.Fatal(err)
+	}
+}

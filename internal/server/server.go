@@ -127,7 +127,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := c.EnsureAccount(ctx, cfg.AccountID, "development"); err != nil {
 			return err
 		}
-		log.Warn("DEVELOPMENT MODE: any well-formed SigV4 signature is accepted and every request acts for account " + cfg.AccountID + "; throttling is off")
+		c.ResolveUnknownImages()
+		log.Warn("DEVELOPMENT MODE: any well-formed SigV4 signature is accepted and every request acts for account " + cfg.AccountID + "; throttling is off; unknown AMI IDs resolve to the default image")
 	}
 	api := NewHandler(c, cfg)
 
