@@ -1,0 +1,80 @@
+package imagebuild
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// DebianUser is the default user of the Debian image, as in Debian's own EC2 images.
+const DebianUser = "admin"
+
+// DebianMirror is where debootstrap fetches Debian from, unless the caller says.
+const DebianMirror = "http://deb.debian.org/debian"
+
+// debianPackages are installed beyond debootstrap's minimal base: SSH and
+// cloud-init, which configures the instance from strato's metadata service
+// (user, SSH key, hostname, user data), and what an EC2 user expects to find.
+var debianPackages = []string{
+	"systemd-sysv", "openssh-server", "cloud-init", "sudo", "ca-certificates", "curl",
+	"iproute2", "ifupdown", "isc-dhcp-client", "netbase", "less", "procps", "cloud-guest-utils", "e2fsprogs",
+}
+
+// DebianRoot fills dir with Debian 12 (bookworm) by debootstrap, configured as
+// Debian's cloud images are: cloud-init with the EC2 datasource and the default
+// user admin. It needs root and the Debian mirror; it takes minutes. Progress
+// lines from debootstrap go to log.
+func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
+	if mirror == "" {
+		mirror = DebianMirror
+	}
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		return fmt.Errorf("imagebuild: debootstrap is not installed (apt-get install debootstrap)")
+	}
+	args := []string{"--variant=minbase", "--include=" + join(debianPackages), "bookworm", dir, mirror}
+	cmd := exec.CommandContext(ctx, "debootstrap", args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("imagebuild: debootstrap: %w", err)
+	}
+	files := map[string]string{
+		// cloud-init: EC2's metadata service only, Debian's default user.
+		"etc/cloud/cloud.cfg.d/01_strato.cfg": "datasource_list: [ Ec2, None ]\n" +
+			"datasource:\n  Ec2:\n    strict_id: false\n    metadata_urls: [ 'http://169.254.169.254' ]\n" +
+			"system_info:\n  default_user:\n    name: " + DebianUser + "\n    sudo: ['ALL=(ALL) NOPASSWD:ALL']\n" +
+			"    shell: /bin/bash\n    lock_passwd: true\n    groups: [adm, sudo]\n",
+		"etc/network/interfaces": "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n",
+		"etc/fstab":              "LABEL=cloudimg-rootfs / ext4 defaults,discard 0 1\n",
+		"etc/hostname":           "localhost\n",
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	// Host keys are made by each instance on first boot, not baked into the image.
+	keys, _ := filepath.Glob(filepath.Join(dir, "etc/ssh/ssh_host_*"))
+	for _, k := range keys {
+		os.Remove(k)
+	}
+	os.Remove(filepath.Join(dir, "etc/machine-id"))
+	return os.WriteFile(filepath.Join(dir, "etc/machine-id"), nil, 0o444)
+}
+
+func join(list []string) string {
+	out := ""
+	for i, s := range list {
+		if i > 0 {
+			out += ","
+		}
+		out += s
+	}
+	return out
+}
