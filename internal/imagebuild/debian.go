@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // DebianUser is the default user of the Debian image, as in Debian's own EC2 images.
@@ -34,7 +35,7 @@ func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
 	if _, err := exec.LookPath("debootstrap"); err != nil {
 		return fmt.Errorf("imagebuild: debootstrap is not installed (apt-get install debootstrap)")
 	}
-	args := []string{"--variant=minbase", "--include=" + join(debianPackages), "bookworm", dir, mirror}
+	args := []string{"--variant=minbase", "--include=" + strings.Join(debianPackages, ","), "bookworm", dir, mirror}
 	cmd := exec.CommandContext(ctx, "debootstrap", args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
@@ -68,13 +69,3 @@ func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
 	return os.WriteFile(filepath.Join(dir, "etc/machine-id"), nil, 0o444)
 }
 
-func join(list []string) string {
-	out := ""
-	for i, s := range list {
-		if i > 0 {
-			out += ","
-		}
-		out += s
-	}
-	return out
-}
