@@ -68,4 +68,3 @@ func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
 	os.Remove(filepath.Join(dir, "etc/machine-id"))
 	return os.WriteFile(filepath.Join(dir, "etc/machine-id"), nil, 0o444)
 }
-
