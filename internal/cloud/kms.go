@@ -111,7 +111,9 @@ func (k KMSKey) deletedAt(now time.Time) bool {
 	return k.State == KMSKeyPendingDeletion && !k.DeletionDate.IsZero() && !now.Before(k.DeletionDate)
 }
 
-func kmsKeyARN(s Scope, id string) string { return "arn:aws:kms:" + s.Region + ":" + s.Account + ":key/" + id }
+func kmsKeyARN(s Scope, id string) string {
+	return "arn:aws:kms:" + s.Region + ":" + s.Account + ":key/" + id
+}
 func kmsAliasARN(s Scope, name string) string {
 	return "arn:aws:kms:" + s.Region + ":" + s.Account + ":" + name
 }
