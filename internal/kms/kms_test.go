@@ -140,3 +140,56 @@ func TestPaging(t *testing.T) {
 	_, err := decodeMarker("%%%")
 	wantCode(t, err, "InvalidMarkerException")
 }
+
+func TestEncryptDecrypt(t *testing.T) {
+	s := New(cloudtest.New(t))
+	key, _ := call(t, s, "CreateKey", `{}`)
+	id := key["KeyMetadata"].(map[string]any)["KeyId"].(string)
+	other, _ := call(t, s, "CreateKey", `{}`)
+	otherID := other["KeyMetadata"].(map[string]any)["KeyId"].(string)
+	// "aGVsbG8=" is "hello".
+	enc, err := call(t, s, "Encrypt", `{"KeyId": "`+id+`", "Plaintext": "aGVsbG8=", "EncryptionContext": {"volume": "vol-1"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := enc["CiphertextBlob"].(string)
+	dec, err := call(t, s, "Decrypt", `{"CiphertextBlob": "`+blob+`", "EncryptionContext": {"volume": "vol-1"}}`)
+	if err != nil || dec["Plaintext"] != "aGVsbG8=" || dec["KeyId"] != enc["KeyId"] {
+		t.Fatalf("decrypt %v %v", dec, err)
+	}
+	_, err = call(t, s, "Decrypt", `{"CiphertextBlob": "`+blob+`", "EncryptionContext": {"volume": "vol-2"}}`)
+	wantCode(t, err, "InvalidCiphertextException")
+	_, err = call(t, s, "Decrypt", `{"CiphertextBlob": "`+blob+`", "KeyId": "`+otherID+`", "EncryptionContext": {"volume": "vol-1"}}`)
+	wantCode(t, err, "IncorrectKeyException")
+	_, err = call(t, s, "Decrypt", `{"CiphertextBlob": "aGVsbG8="}`)
+	wantCode(t, err, "InvalidCiphertextException")
+	_, err = call(t, s, "Encrypt", `{"KeyId": "`+id+`", "Plaintext": "aGVsbG8=", "DryRun": true}`)
+	wantCode(t, err, "DryRunOperationException")
+
+	gen, err := call(t, s, "GenerateDataKey", `{"KeyId": "`+id+`", "KeySpec": "AES_256"}`)
+	if err != nil || len(gen["Plaintext"].(string)) != 44 {
+		t.Fatalf("data key %v %v", gen, err)
+	}
+	back, err := call(t, s, "Decrypt", `{"CiphertextBlob": "`+gen["CiphertextBlob"].(string)+`"}`)
+	if err != nil || back["Plaintext"] != gen["Plaintext"] {
+		t.Fatalf("data key did not decrypt: %v %v", back, err)
+	}
+	noPlain, err := call(t, s, "GenerateDataKeyWithoutPlaintext", `{"KeyId": "`+id+`", "NumberOfBytes": 64}`)
+	if err != nil || noPlain["Plaintext"] != nil || noPlain["CiphertextBlob"] == nil {
+		t.Fatalf("without plaintext %v %v", noPlain, err)
+	}
+	_, err = call(t, s, "GenerateDataKey", `{"KeyId": "`+id+`"}`)
+	wantCode(t, err, "ValidationException")
+	_, err = call(t, s, "GenerateDataKey", `{"KeyId": "`+id+`", "NumberOfBytes": 1025}`)
+	wantCode(t, err, "ValidationException")
+
+	// A disabled key neither encrypts nor decrypts; one pending deletion neither.
+	call(t, s, "DisableKey", `{"KeyId": "`+id+`"}`)
+	_, err = call(t, s, "Encrypt", `{"KeyId": "`+id+`", "Plaintext": "aGVsbG8="}`)
+	wantCode(t, err, "DisabledException")
+	_, err = call(t, s, "Decrypt", `{"CiphertextBlob": "`+blob+`", "EncryptionContext": {"volume": "vol-1"}}`)
+	wantCode(t, err, "DisabledException")
+	call(t, s, "ScheduleKeyDeletion", `{"KeyId": "`+id+`"}`)
+	_, err = call(t, s, "GenerateDataKey", `{"KeyId": "`+id+`", "KeySpec": "AES_128"}`)
+	wantCode(t, err, "KMSInvalidStateException")
+}

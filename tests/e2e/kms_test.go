@@ -144,6 +144,12 @@ func TestKMSKeysAndAliases(t *testing.T) {
 		t.Fatalf("after cancel: %v", st)
 	}
 	call("EnableKey", map[string]any{"KeyId": id}).ok(t, "EnableKey")
+	// Blobs are base64 in JSON; Decrypt finds the key from the blob.
+	enc := call("Encrypt", map[string]any{"KeyId": "alias/volumes", "Plaintext": []byte("secret")}).ok(t, "Encrypt")
+	dec := call("Decrypt", map[string]any{"CiphertextBlob": enc["CiphertextBlob"]}).ok(t, "Decrypt")
+	if dec["Plaintext"] != "c2VjcmV0" || dec["KeyId"] != arn {
+		t.Fatalf("Decrypt %v", dec)
+	}
 	call("DeleteAlias", map[string]any{"AliasName": "alias/volumes"}).ok(t, "DeleteAlias")
 	call("DeleteAlias", map[string]any{"AliasName": "alias/volumes"}).wantError(t, "NotFoundException")
 
