@@ -59,15 +59,7 @@ type listAliasesOutput struct {
 // once the EBS key is made (AWS also lists predefined aliases of keys not made yet;
 // strato lists only aliases that lead to a key).
 func (s *Service) listAliases(ctx context.Context, c *awsapi.Call) (any, error) {
-	var in listInput
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	n, err := limit(in.Limit, 100, 50)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeMarker(in.Marker)
+	in, n, after, err := listArgs(c, 100, 50)
 	if err != nil {
 		return nil, err
 	}

@@ -192,12 +192,18 @@ type keyIDInput struct {
 	GrantTokens []string
 }
 
-func (s *Service) describeKey(ctx context.Context, c *awsapi.Call) (any, error) {
+// keyIDArg reads the input of the operations that take only a KeyId.
+func keyIDArg(c *awsapi.Call) (keyIDInput, error) {
 	var in keyIDInput
 	if err := decode(c, &in); err != nil {
-		return nil, err
+		return in, err
 	}
-	if err := required("keyId", in.KeyId); err != nil {
+	return in, required("keyId", in.KeyId)
+}
+
+func (s *Service) describeKey(ctx context.Context, c *awsapi.Call) (any, error) {
+	in, err := keyIDArg(c)
+	if err != nil {
 		return nil, err
 	}
 	k, err := s.cloud.DescribeKMSKey(ctx, scope(c), in.KeyId)
@@ -222,6 +228,19 @@ type listKeysOutput struct {
 	Keys       []keyListEntry `json:"Keys"`
 	NextMarker string         `json:"NextMarker,omitempty"`
 	Truncated  bool           `json:"Truncated"`
+}
+
+// listArgs reads a List operation's input: its Limit (1..max, default def) and the
+// name its Marker resumes after.
+func listArgs(c *awsapi.Call, max, def int) (in listInput, n int, after string, err error) {
+	if err = decode(c, &in); err != nil {
+		return
+	}
+	if n, err = limit(in.Limit, max, def); err != nil {
+		return
+	}
+	after, err = decodeMarker(in.Marker)
+	return
 }
 
 // Markers are the last name returned, opaque to the client.
@@ -252,15 +271,7 @@ func page(names []string, marker string, n int) (from, to int, next string) {
 }
 
 func (s *Service) listKeys(ctx context.Context, c *awsapi.Call) (any, error) {
-	var in listInput
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	n, err := limit(in.Limit, 1000, 100)
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeMarker(in.Marker)
+	_, n, after, err := listArgs(c, 1000, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -281,11 +292,8 @@ func (s *Service) listKeys(ctx context.Context, c *awsapi.Call) (any, error) {
 }
 
 func (s *Service) setEnabled(ctx context.Context, c *awsapi.Call, enabled bool) (any, error) {
-	var in keyIDInput
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	if err := required("keyId", in.KeyId); err != nil {
+	in, err := keyIDArg(c)
+	if err != nil {
 		return nil, err
 	}
 	return nil, s.cloud.SetKMSKeyEnabled(ctx, scope(c), in.KeyId, enabled)
@@ -334,11 +342,8 @@ func (s *Service) scheduleKeyDeletion(ctx context.Context, c *awsapi.Call) (any,
 }
 
 func (s *Service) cancelKeyDeletion(ctx context.Context, c *awsapi.Call) (any, error) {
-	var in keyIDInput
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	if err := required("keyId", in.KeyId); err != nil {
+	in, err := keyIDArg(c)
+	if err != nil {
 		return nil, err
 	}
 	k, err := s.cloud.CancelKMSKeyDeletion(ctx, scope(c), in.KeyId)
