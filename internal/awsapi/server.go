@@ -37,6 +37,8 @@ type Call struct {
 	// Params holds the request's parameters without Action, Version and the
 	// authentication parameters of presigned requests.
 	Params url.Values
+	// Body is the request body of a BodyService's call (Params is then empty).
+	Body []byte
 	// Time is when the request arrived.
 	Time time.Time
 }
@@ -50,6 +52,17 @@ type Service interface {
 	WriteError(w http.ResponseWriter, requestID string, e *Error)
 	// UnfilteredUnpaginated tells the throttle whether a call lists everything.
 	UnfilteredUnpaginated(c *Call) bool
+}
+
+// BodyService is a Service whose requests are not AWS Query forms: the JSON
+// protocols (KMS) name the action in a header and carry a JSON body, which the
+// service reads from Call.Body and answers in its own content type.
+type BodyService interface {
+	Service
+	// Action names the call's action from the request (X-Amz-Target).
+	Action(r *http.Request) (string, error)
+	// ContentType is the type of the service's answers.
+	ContentType() string
 }
 
 // Principal is who a request acts for.
@@ -121,7 +134,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r.Context(), c, e.Code, start)
 		return
 	}
-	WriteXML(w, c.RequestID, http.StatusOK, out)
+	if bs, ok := svc.(BodyService); ok {
+		WriteBody(w, bs.ContentType(), c.RequestID, http.StatusOK, out)
+	} else {
+		WriteXML(w, c.RequestID, http.StatusOK, out)
+	}
 	s.logRequest(r.Context(), c, "", start)
 }
 
@@ -157,6 +174,12 @@ func (s *Server) route(r *http.Request, body []byte, p Principal, c *Call) error
 	if !s.KnownRegion(c.Region) {
 		return &Error{Code: "AuthFailure", Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", c.Region), Status: http.StatusUnauthorized}
 	}
+	if bs, ok := s.Services[c.Service].(BodyService); ok {
+		var err error
+		c.Params, c.Body = url.Values{}, body
+		c.Action, err = bs.Action(r)
+		return err
+	}
 	params, err := parseParams(r, body)
 	if err != nil {
 		return err
@@ -186,8 +209,13 @@ func (s *Server) dispatch(ctx context.Context, svc Service, c *Call) ([]byte, er
 // WriteXML sends a complete XML answer with its length, as AWS does (clients reuse
 // the connection only once they have read a body to its end).
 func WriteXML(w http.ResponseWriter, requestID string, status int, body []byte) {
+	WriteBody(w, "text/xml;charset=UTF-8", requestID, status, body)
+}
+
+// WriteBody sends a complete answer of any content type, as WriteXML does.
+func WriteBody(w http.ResponseWriter, contentType, requestID string, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "text/xml;charset=UTF-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("x-amzn-RequestId", requestID)
 	w.WriteHeader(status)

@@ -20,6 +20,7 @@ import (
 	"strato/internal/catalog"
 	"strato/internal/cloud"
 	"strato/internal/ec2"
+	"strato/internal/kms"
 	"strato/internal/store/sqlite"
 	"strato/internal/sts"
 )
@@ -176,7 +177,7 @@ func NewHandler(c *cloud.Cloud, cfg Config) *awsapi.Server {
 	}
 	api := &awsapi.Server{
 		Auth:           auth,
-		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}},
+		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}, "kms": kms.New(c)},
 		KnownRegion:    catalog.KnownRegion,
 		Clock:          systemClock{},
 		Log:            cfg.Log,
