@@ -43,5 +43,6 @@ func open(t testing.TB, clock cloud.Clock) *cloud.Cloud {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.UseBlocks(NewBlocks())
 	return c
 }
