@@ -148,7 +148,6 @@ func checkConcurrentCopies(tx store.Tx, s Scope) error {
 
 func (c *Cloud) runCopySnapshot(ctx context.Context, j blockJob) error {
 	var srcKey, dstKey []byte
-	defer func() { clear(srcKey); clear(dstKey) }()
 	done := false
 	if err := c.view(ctx, func(tx store.Tx) error {
 		dst, err := snapshots.get(tx, j.Scope, j.Resource)

@@ -257,8 +257,9 @@ func (c *Cloud) runDeleteSnapshot(ctx context.Context, j blockJob) error {
 // CreateSnapshots snapshots every EBS volume attached to an instance, all in one
 // transaction and started one right after the other (crash-consistent across the
 // volumes as far as the block store's point in time is: the instance is not
-// paused). rootDevices are the devices excludeBoot leaves out.
-func (c *Cloud) CreateSnapshots(ctx context.Context, s Scope, instanceID string, excludeBoot bool, exclude []string, description string, tags []Tag) ([]Snapshot, error) {
+// paused). excludeBoot leaves out the root device (/dev/sda1 or /dev/xvda);
+// copyVolumeTags gives each snapshot its volume's tags under the request's.
+func (c *Cloud) CreateSnapshots(ctx context.Context, s Scope, instanceID string, excludeBoot bool, exclude []string, description string, tags []Tag, copyVolumeTags bool) ([]Snapshot, error) {
 	if c.blocks == nil {
 		return nil, errNoBlocks
 	}
@@ -283,7 +284,11 @@ func (c *Cloud) CreateSnapshots(ctx context.Context, s Scope, instanceID string,
 			if isExcluded(v, instanceID, excludeBoot, exclude) {
 				continue
 			}
-			snap, j, err := newSnapshotOf(tx, s, now, v, description, tags)
+			snapTags := tags
+			if copyVolumeTags {
+				snapTags = mergeTags(SortedTags(v.Tags), tags)
+			}
+			snap, j, err := newSnapshotOf(tx, s, now, v, description, snapTags)
 			if err != nil {
 				return err
 			}
@@ -316,4 +321,16 @@ func isExcluded(v Volume, instanceID string, excludeBoot bool, exclude []string)
 		}
 	}
 	return false
+}
+
+// mergeTags is base with over's keys overriding.
+func mergeTags(base, over []Tag) []Tag {
+	m := tagMap(base)
+	for _, t := range over {
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[t.Key] = t.Value
+	}
+	return SortedTags(m)
 }

@@ -31,7 +31,7 @@ var volumeFields = filter.Fields[Volume]{
 	"status":               func(v Volume) []string { return []string{v.State} },
 	"volume-id":            func(v Volume) []string { return []string{v.ID} },
 	"volume-type":          func(v Volume) []string { return []string{v.VolumeType} },
-	"iops":                 func(v Volume) []string { return numberValue(v.reportedIOPS()) },
+	"iops":                 func(v Volume) []string { return numberValue(v.ReportedIOPS()) },
 	"throughput":           func(v Volume) []string { return numberValue(v.Throughput) },
 	"kms-key-id":           func(v Volume) []string { return stringValue(v.KMSKeyARN) },
 }

@@ -125,9 +125,9 @@ func checkVolumeSpec(spec *VolumeSpec, iopsGiven, throughputGiven bool) error {
 	return nil
 }
 
-// reportedIOPS is the IOPS AWS reports for a volume: gp2's come from its size
+// ReportedIOPS is the IOPS AWS reports for a volume: gp2's come from its size
 // (3 per GiB, at least 100, at most 16,000), the others' as provisioned.
-func (v *Volume) reportedIOPS() int32 {
+func (v *Volume) ReportedIOPS() int32 {
 	if v.VolumeType == "gp2" {
 		return min(max(3*v.Size, 100), 16000)
 	}

@@ -170,7 +170,6 @@ func volumeZone(region, name string) (catalog.Zone, error) {
 func (c *Cloud) runCreateVolume(ctx context.Context, j blockJob) error {
 	var v Volume
 	var key, srcKey []byte
-	defer func() { clear(key); clear(srcKey) }()
 	done := false
 	if err := c.view(ctx, func(tx store.Tx) error {
 		var err error

@@ -133,7 +133,7 @@ func (b *Blocks) CreateVolume(id string, size int64, key []byte) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.volumes[id] = &FakeVolume{Size: size, Key: key}
+	b.volumes[id] = &FakeVolume{Size: size, Key: bytes.Clone(key)}
 	return nil
 }
 
@@ -156,7 +156,7 @@ func (b *Blocks) RestoreVolume(ctx context.Context, id string, size int64, snaps
 		return fmt.Errorf("fake blocks: size %d is below the snapshot's %d", size, s.Size)
 	}
 	progress(s.Size, s.Size)
-	b.volumes[id] = &FakeVolume{Size: size, Key: key, From: snapshotID}
+	b.volumes[id] = &FakeVolume{Size: size, Key: bytes.Clone(key), From: snapshotID}
 	return nil
 }
 
@@ -257,7 +257,7 @@ func (b *Blocks) CopySnapshot(ctx context.Context, srcID, dstID string, srcKey, 
 		return cloud.SnapshotStats{}, fmt.Errorf("fake blocks: wrong key for snapshot %s", srcID)
 	}
 	progress(s.Size, s.Size)
-	c := &FakeSnapshot{VolumeID: s.VolumeID, Size: s.Size, Key: dstKey, Done: true}
+	c := &FakeSnapshot{VolumeID: s.VolumeID, Size: s.Size, Key: bytes.Clone(dstKey), Done: true}
 	b.snapshots[dstID] = c
 	stats := fakeStats(c)
 	if bytes.Equal(srcKey, dstKey) {

@@ -44,5 +44,6 @@ func open(t testing.TB, clock cloud.Clock) *cloud.Cloud {
 		t.Fatal(err)
 	}
 	c.UseBlocks(NewBlocks())
+	t.Cleanup(func() { c.Close() })
 	return c
 }
