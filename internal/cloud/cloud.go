@@ -35,6 +35,8 @@ type Cloud struct {
 	defaults defaultVPCs
 	// blocks holds the bytes of volumes and snapshots (nil until UseBlocks).
 	blocks Blocks
+	// jobs runs the block store's background work (blockjobs.go).
+	jobs blockJobs
 }
 
 // UseBlocks gives the control plane its block store; call it before serving.

@@ -43,5 +43,7 @@ func open(t testing.TB, clock cloud.Clock) *cloud.Cloud {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.UseBlocks(NewBlocks())
+	t.Cleanup(func() { c.Close() })
 	return c
 }
