@@ -68,10 +68,7 @@ type VolumeSpec struct {
 
 // DataKey is a volume's or snapshot's data key as stored: wrapped by a key of the
 // key store (KeyARN), never in the clear.
-type DataKey struct {
-	KeyARN     string `json:"keyArn"`
-	Ciphertext []byte `json:"ciphertext"`
-}
+type DataKey = WrappedKey
 
 // Snapshot is an EBS snapshot.
 type Snapshot struct {

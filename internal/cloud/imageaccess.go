@@ -384,7 +384,7 @@ func (c *Cloud) ModifyImageLaunchPermission(ctx context.Context, s Scope, id str
 			}
 			if len(ch.AddUsers) > 0 {
 				for _, k := range keys {
-					managed, err := isAWSManagedKey(tx, s, k)
+					managed, err := volumeKeyIsAWSManaged(tx, s, k)
 					if err != nil {
 						return err
 					}

@@ -126,10 +126,6 @@ func (img *Image) encryptedKeys() []string {
 	return out
 }
 
-// isAWSManagedKey reports whether a key is an account's AWS-managed key (such as
-// alias/aws/ebs), which no other account can use: images encrypted with it cannot
-// be shared. The key store's file replaces it.
-var isAWSManagedKey = func(tx store.Tx, s Scope, keyARN string) (bool, error) { return false, nil }
 
 // The names AWS allows for images: 3 to 128 characters of letters, digits,
 // ( ) [ ] space . / - ' @ _.

@@ -157,10 +157,10 @@ func TestImageSharing(t *testing.T) {
 	if errCode(err) != "InvalidParameter" {
 		t.Errorf("encrypted image made public: %v", err)
 	}
-	isAWSManagedKey = func(tx store.Tx, s Scope, arn string) (bool, error) {
+	volumeKeyIsAWSManaged = func(tx store.Tx, s Scope, arn string) (bool, error) {
 		return arn == "arn:aws:kms:eu-west-1:111122223333:key/managed", nil
 	}
-	t.Cleanup(func() { isAWSManagedKey = func(store.Tx, Scope, string) (bool, error) { return false, nil } })
+	t.Cleanup(func() { volumeKeyIsAWSManaged = func(store.Tx, Scope, string) (bool, error) { return false, nil } })
 	err = c.ModifyImageLaunchPermission(ctx, owner, secret.ID, LaunchPermissionChange{AddUsers: []string{friend.Account}})
 	if errCode(err) != "InvalidParameter" {
 		t.Errorf("image encrypted with the AWS-managed key shared: %v", err)

@@ -66,7 +66,7 @@ func (c *Cloud) copySnapshot(tx store.Tx, s Scope, req CopySnapshotRequest) (Sna
 	if src.State != SnapshotCompleted {
 		return Snapshot{}, blockJob{}, errorf("IncorrectState", "Snapshot '%s' is in the '%s' state; only completed snapshots can be copied.", src.ID, src.State)
 	}
-	byDefault, _, err := ebsEncryptionDefaults(tx, s)
+	byDefault, _, err := volumeEncryptionDefaults(tx, s)
 	if err != nil {
 		return Snapshot{}, blockJob{}, err
 	}

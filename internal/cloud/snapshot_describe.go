@@ -11,7 +11,7 @@ import (
 
 // OwnerAlias is "amazon" for the cloud's own snapshots, "" otherwise.
 func (s *Snapshot) OwnerAlias() string {
-	if amazonOwnerID != "" && s.OwnerID == amazonOwnerID {
+	if s.OwnerID == amazonOwnerID {
 		return "amazon"
 	}
 	return ""

@@ -21,8 +21,8 @@ const kindSnapshotGrant = "snapshot-grant"
 const PublicGroup = "all"
 
 // amazonOwnerID is the owner ID of the cloud's own public images and their
-// snapshots (owner alias "amazon"); the images' code sets it.
-var amazonOwnerID = ""
+// snapshots (owner alias "amazon").
+const amazonOwnerID = CloudOwnerID
 
 func shareScope(region string) Scope { return Scope{Account: "strato", Region: region} }
 

@@ -18,14 +18,14 @@ import (
 // not run in parallel with tests that expect the defaults).
 func UseFakeVolumeKeys(t interface{ Cleanup(func()) }) *FakeVolumeKeys {
 	f := &FakeVolumeKeys{byDefault: map[Scope]bool{}}
-	saved := []any{newVolumeKey, openVolumeKey, rewrapVolumeKey, ebsEncryptionDefaults, volumeKeyIsAWSManaged}
+	saved := []any{newVolumeKey, openVolumeKey, rewrapVolumeKey, volumeEncryptionDefaults, volumeKeyIsAWSManaged}
 	newVolumeKey, openVolumeKey, rewrapVolumeKey = f.newKey, f.open, f.rewrap
-	ebsEncryptionDefaults, volumeKeyIsAWSManaged = f.defaults, f.awsManaged
+	volumeEncryptionDefaults, volumeKeyIsAWSManaged = f.defaults, f.awsManaged
 	t.Cleanup(func() {
 		newVolumeKey = saved[0].(func(store.Tx, Scope, string) ([]byte, DataKey, error))
 		openVolumeKey = saved[1].(func(store.Tx, Scope, DataKey) ([]byte, error))
 		rewrapVolumeKey = saved[2].(func(store.Tx, Scope, DataKey, Scope, string) (DataKey, error))
-		ebsEncryptionDefaults = saved[3].(func(store.Tx, Scope) (bool, string, error))
+		volumeEncryptionDefaults = saved[3].(func(store.Tx, Scope) (bool, string, error))
 		volumeKeyIsAWSManaged = saved[4].(func(store.Tx, Scope, string) (bool, error))
 	})
 	return f

@@ -69,7 +69,7 @@ func (c *Cloud) createVolume(tx store.Tx, s Scope, req VolumeRequest) (Volume, e
 	if req.Size == 0 && req.SnapshotID == "" {
 		return Volume{}, errorf("MissingParameter", "The request must contain the parameter size or snapshotId")
 	}
-	byDefault, _, err := ebsEncryptionDefaults(tx, s)
+	byDefault, _, err := volumeEncryptionDefaults(tx, s)
 	if err != nil {
 		return Volume{}, err
 	}
