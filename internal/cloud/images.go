@@ -126,7 +126,6 @@ func (img *Image) encryptedKeys() []string {
 	return out
 }
 
-
 // The names AWS allows for images: 3 to 128 characters of letters, digits,
 // ( ) [ ] space . / - ' @ _.
 var imageNamePattern = regexp.MustCompile(`^[a-zA-Z0-9()\[\] ./\-'@_]{3,128}$`)
