@@ -80,6 +80,14 @@ func setImageGrants(tx store.Tx, s Scope, img *Image, public bool, accounts []st
 // visibleImage finds an image the scope's account may see: its own, one shared
 // with it or with everyone, or the image an alias of the Region names.
 func visibleImage(tx store.Tx, s Scope, id string) (Image, error) {
+	img, err := findVisibleImage(tx, s, id)
+	if err == nil {
+		img.State = settledImageState(tx, Scope{Account: img.OwnerID, Region: s.Region}, &img)
+	}
+	return img, err
+}
+
+func findVisibleImage(tx store.Tx, s Scope, id string) (Image, error) {
 	img, err := images.get(tx, s, id)
 	var nf *NotFoundError
 	if !errors.As(err, &nf) {
@@ -112,10 +120,12 @@ func grantedImages(tx store.Tx, s Scope, grantee string) ([]Image, error) {
 		if g.OwnerID == s.Account {
 			continue // the caller's own, listed already
 		}
-		img, err := images.get(tx, Scope{Account: g.OwnerID, Region: s.Region}, g.ImageID)
+		owner := Scope{Account: g.OwnerID, Region: s.Region}
+		img, err := images.get(tx, owner, g.ImageID)
 		if err != nil {
 			return nil, err
 		}
+		img.State = settledImageState(tx, owner, &img)
 		out = append(out, img)
 	}
 	return out, nil
@@ -219,6 +229,9 @@ func (c *Cloud) DescribeImages(ctx context.Context, s Scope, q ImageQuery) ([]Im
 			return err
 		}
 		list = own
+		for i := range list {
+			list[i].State = settledImageState(tx, s, &list[i])
+		}
 		for _, grantee := range []string{s.Account, publicGrantee} {
 			shared, err := grantedImages(tx, s, grantee)
 			if err != nil {

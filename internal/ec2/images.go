@@ -18,6 +18,7 @@ func (s *Service) registerImages(d *awsapi.EC2) {
 	handle(d, "DescribeImageAttribute", s.describeImageAttribute)
 	handle(d, "ModifyImageAttribute", s.modifyImageAttribute)
 	handle(d, "ResetImageAttribute", s.resetImageAttribute)
+	handle(d, "CopyImage", s.copyImage)
 }
 
 // EBS volume types a block device mapping may name.
@@ -311,4 +312,26 @@ func (s *Service) resetImageAttribute(ctx context.Context, c *awsapi.EC2Call, in
 		return nil, err
 	}
 	return nil, s.cloud.ResetImageLaunchPermission(ctx, scope(c), id)
+}
+
+func (s *Service) copyImage(ctx context.Context, c *awsapi.EC2Call, in *ec2api.CopyImageRequest) (*ec2api.CopyImageResult, error) {
+	if in.DestinationOutpostArn != nil {
+		return nil, awsapi.Errorf("UnsupportedOperation", "strato has no Outposts.")
+	}
+	if err := checkImageID(deref(in.SourceImageId)); err != nil {
+		return nil, err
+	}
+	tags, err := specTags(in.TagSpecifications, cloud.KindImage, cloud.KindSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.cloud.CopyImage(ctx, scope(c), cloud.CopyImageRequest{
+		SourceRegion: deref(in.SourceRegion), SourceImageID: deref(in.SourceImageId), Name: deref(in.Name),
+		Description: deref(in.Description), Encrypted: deref(in.Encrypted), KMSKeyID: deref(in.KmsKeyId),
+		CopyTags: deref(in.CopyImageTags), Tags: tags[cloud.KindImage], ClientToken: deref(in.ClientToken),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.CopyImageResult{ImageId: &img.ID}, nil
 }

@@ -57,12 +57,40 @@ func TestImagesAPI(t *testing.T) {
 	if _, err := callEC2As(t, d, other, "us-east-1", "DeregisterImage", "ImageId", ami); err == nil {
 		t.Error("another account deregistered the image")
 	}
+	// The grantee copies it to another Region: the copy is its own, pending until
+	// its snapshot copies complete.
+	body, err = callEC2As(t, d, other, "eu-west-1", "CopyImage", "SourceRegion", "us-east-1", "SourceImageId", ami, "Name", "my web")
+	if err == nil {
+		t.Fatalf("copied an image whose snapshots were not shared: %s", body)
+	}
+	mustCall(t, d, "ModifySnapshotAttribute", "SnapshotId", snap, "CreateVolumePermission.Add.1.UserId", other)
+	body, err = callEC2As(t, d, other, "eu-west-1", "CopyImage", "SourceRegion", "us-east-1", "SourceImageId", ami, "Name", "my web", "ClientToken", "copy-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := idIn(t, body, "imageId", "ami")
+	again, _ := callEC2As(t, d, other, "eu-west-1", "CopyImage", "SourceRegion", "us-east-1", "SourceImageId", ami, "Name", "my web", "ClientToken", "copy-1")
+	if !strings.Contains(again, copied) {
+		t.Errorf("the same client token made another copy: %s", again)
+	}
+	c.WaitBlockJobs()
+	body, _ = callEC2As(t, d, other, "eu-west-1", "DescribeImages", "ImageId.1", copied)
+	for _, want := range []string{"<imageState>available</imageState>", "<imageOwnerId>" + other + "</imageOwnerId>", "<name>my web</name>", "<isPublic>false</isPublic>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the copy lacks %s: %s", want, body)
+		}
+	}
+	if strings.Contains(body, snap) {
+		t.Errorf("the copy maps the source's snapshot, not its own: %s", body)
+	}
 	runCases(t, d, []apiCase{
+		{name: "copy to a bad Region", action: "CopyImage", params: []string{"SourceRegion", "mars-1", "SourceImageId", ami, "Name", "x y z"}, code: "InvalidParameterValue"},
 		{name: "reset", action: "ResetImageAttribute", params: []string{"ImageId", ami, "Attribute", "launchPermission"}, contains: "<return>true</return>"},
 		{name: "private", action: "DescribeImageAttribute", params: []string{"ImageId", ami, "Attribute", "launchPermission"}, contains: "<launchPermission/>"},
 		{name: "deregister", action: "DeregisterImage", params: []string{"ImageId", ami}, contains: "<return>true</return>"},
 		{name: "gone", action: "DescribeImages", params: []string{"ImageId.1", ami}, code: "InvalidAMIID.NotFound"},
 		{name: "its snapshot stays, free", action: "DeleteSnapshot", params: []string{"SnapshotId", snap}, contains: "<return>true</return>"},
+		{name: "the grantee's copy is not the owner's", action: "DescribeImages", params: []string{"ImageId.1", copied}, code: "InvalidAMIID.NotFound"},
 	})
 	if body, _ := callEC2As(t, d, other, "us-east-1", "DescribeImages"); strings.Contains(body, ami) {
 		t.Errorf("a deregistered image is still visible to its former grantee: %s", body)
