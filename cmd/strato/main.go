@@ -41,6 +41,7 @@ Usage:
   strato quota set --account ID [--data-dir DIR] NAME VALUE|default
   strato image alias set [--region R] [--data-dir DIR] FROM|default IMAGE-ID
   strato image alias list|delete [--region R] [--data-dir DIR] [FROM]
+  strato snapshot list --account ID [--region R] [--data-dir DIR]
 
 Run 'strato COMMAND --help' for a command's flags.
 `
@@ -62,6 +63,8 @@ func main() {
 		err = quota(args)
 	case "image":
 		err = image(args)
+	case "snapshot":
+		err = snapshot(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
