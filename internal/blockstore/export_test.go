@@ -1,0 +1,4 @@
+package blockstore
+
+// SetCBWMemLimit makes snapshots of s spill copy-before-write copies past n bytes.
+func SetCBWMemLimit(s *Store, n int64) { s.cbwMemLimit = n }
