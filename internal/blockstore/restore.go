@@ -97,10 +97,11 @@ func (s *Store) RestoreVolume(ctx context.Context, id string, size int64, snapsh
 	var done atomic.Int64
 	err = forEach(ctx, len(m.Entries), func(i int) error {
 		e := m.Entries[i]
-		raw, err := s.readChunk(e.Hash)
+		bp, raw, err := s.readChunk(e)
 		if err != nil {
 			return err
 		}
+		defer chunkBufs.Put(bp)
 		if rk != nil {
 			rk.convert(raw, e.Index)
 		}
@@ -166,10 +167,11 @@ func (s *Store) CopySnapshot(ctx context.Context, srcID, dstID string, srcKey, d
 		var done atomic.Int64
 		err := forEach(ctx, len(src.Entries), func(i int) error {
 			e := src.Entries[i]
-			raw, err := s.readChunk(e.Hash)
+			bp, raw, err := s.readChunk(e)
 			if err != nil {
 				return err
 			}
+			defer chunkBufs.Put(bp)
 			rk.convert(raw, e.Index)
 			h, added, err := s.putChunk(live, raw)
 			if err != nil {
@@ -188,7 +190,7 @@ func (s *Store) CopySnapshot(ctx context.Context, srcID, dstID string, srcKey, d
 		if err != nil {
 			return cloud.SnapshotStats{}, fmt.Errorf("blockstore: copying %s to %s: %w", srcID, dstID, err)
 		}
-		if err := s.syncChunkDirs(live); err != nil {
+		if err := s.syncChunks(live); err != nil {
 			return cloud.SnapshotStats{}, err
 		}
 	}

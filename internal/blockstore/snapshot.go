@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sys/unix"
 
 	"strato/internal/cloud"
 )
@@ -202,7 +203,7 @@ func (j *snapshotJob) Run(ctx context.Context, progress func(done, total int64))
 		return stats, fmt.Errorf("blockstore: snapshot %s of %s: %w", j.snapshotID, j.volumeID, firstErr)
 	}
 	m := &manifest{Size: size, StoredBytes: stored, NewChunks: newChunks, Entries: entries}
-	if err := j.s.syncChunkDirs(j.live); err != nil {
+	if err := j.s.syncChunks(j.live); err != nil {
 		return stats, err
 	}
 	if err := j.s.writeManifest(j.snapshotID, m); err != nil {
@@ -217,6 +218,13 @@ func (j *snapshotJob) Run(ctx context.Context, progress func(done, total int64))
 func (j *snapshotJob) readChunks(ctx context.Context, bufs chan []byte, work chan<- chunkWork, report *progress) error {
 	c, vs := j.c, j.vs
 	n := c.chunks()
+	fd := int(j.f.Fd())
+	// The kernel reads ahead more for a file read sequentially; the hint for
+	// the chunks after the current one keeps the disk busy while this one is
+	// hashed.
+	_ = unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
+	const ahead = 4 * ChunkSize
+	var dataEnd, hinted int64 // the data extent known to go on to dataEnd; read-ahead asked up to hinted
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -233,13 +241,20 @@ func (j *snapshotJob) readChunks(ctx context.Context, bufs chan []byte, work cha
 			vs.mu.Unlock()
 			return nil
 		}
+		// Chunks in holes are skipped; a hole written since the point in time
+		// has its saved copy (zeros), which nextSaved finds.
 		next := c.nextSaved()
-		d, err := nextData(j.f, int64(idx)*ChunkSize, c.size)
-		if err != nil {
-			vs.mu.Unlock()
-			return err
+		if pos := int64(idx) * ChunkSize; pos < dataEnd {
+			next = idx
+		} else {
+			d, end, err := dataExtent(j.f, pos, c.size)
+			if err != nil {
+				vs.mu.Unlock()
+				return err
+			}
+			dataEnd = end
+			next = min(next, uint32(d/ChunkSize))
 		}
-		next = min(next, uint32(d/ChunkSize))
 		if next >= n {
 			c.cursor = n
 			vs.mu.Unlock()
@@ -255,6 +270,11 @@ func (j *snapshotJob) readChunks(ctx context.Context, bufs chan []byte, work cha
 		}
 		c.cursor = next + 1
 		vs.mu.Unlock()
+		if pos := int64(next+1) * ChunkSize; pos+ahead > hinted && pos < dataEnd {
+			from := max(pos, hinted)
+			hinted = min(pos+2*ahead, dataEnd)
+			_ = unix.Fadvise(fd, from, hinted-from, unix.FADV_WILLNEED)
+		}
 		if err != nil {
 			return fmt.Errorf("reading chunk %d: %w", next, err)
 		}

@@ -113,23 +113,31 @@ func (s *Store) DeleteVolume(id string) error {
 	return syncDir(filepath.Join(s.dir, "volumes"))
 }
 
-// nextData returns the offset of the first byte of data at or after off in f
-// (SEEK_DATA), or end when only holes follow. File systems without SEEK_DATA
-// report everything as data.
-func nextData(f *os.File, off, end int64) (int64, error) {
-	if off >= end {
-		return end, nil
+// dataExtent returns the first extent of data at or after off in f, as
+// [start, end) (SEEK_DATA, SEEK_HOLE), clipped to size; start is size when only
+// holes follow. File systems without SEEK_DATA report everything as data.
+func dataExtent(f *os.File, off, size int64) (start, end int64, err error) {
+	if off >= size {
+		return size, size, nil
 	}
-	d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+	fd := int(f.Fd())
+	d, err := unix.Seek(fd, off, unix.SEEK_DATA)
 	switch {
 	case errors.Is(err, unix.ENXIO):
-		return end, nil
+		return size, size, nil
 	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EOPNOTSUPP):
-		return off, nil
+		return off, size, nil
 	case err != nil:
-		return 0, fmt.Errorf("blockstore: seeking data in %s: %w", f.Name(), err)
+		return 0, 0, fmt.Errorf("blockstore: seeking data in %s: %w", f.Name(), err)
 	}
-	return min(d, end), nil
+	if d >= size {
+		return size, size, nil
+	}
+	h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+	if err != nil {
+		return 0, 0, fmt.Errorf("blockstore: seeking a hole in %s: %w", f.Name(), err)
+	}
+	return d, min(h, size), nil
 }
 
 // writeSparse writes buf at off in f, skipping runs of zero 4 KiB blocks, so
