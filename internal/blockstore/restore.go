@@ -201,7 +201,11 @@ func (s *Store) CopySnapshot(ctx context.Context, srcID, dstID string, srcKey, d
 	return dst.stats(), nil
 }
 
-// forEach calls fn for 0..n-1 on the worker goroutines, stopping at the first
+// ioWorkers is how many chunks a restore or copy reads at once: chunk files are
+// separate files, so the disk sees a queue only if several are read together.
+const ioWorkers = 8
+
+// forEach calls fn for 0..n-1 on ioWorkers goroutines, stopping at the first
 // error or when ctx ends.
 func forEach(ctx context.Context, n int, fn func(i int) error) error {
 	var (
@@ -212,7 +216,7 @@ func forEach(ctx context.Context, n int, fn func(i int) error) error {
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for range workers {
+	for range ioWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
