@@ -272,3 +272,55 @@ func countChunks(t testing.TB, s *blockstore.Store) int {
 	must(t, err)
 	return n
 }
+
+// TestParentDeletedDuringSnapshot: the chunks a running snapshot takes from its
+// parent survive the parent's deletion (and the sweep) meanwhile.
+func TestParentDeletedDuringSnapshot(t *testing.T) {
+	s := openStore(t)
+	must(t, s.CreateVolume("vol-1", 16*MiB, nil))
+	write(t, s, "vol-1", nil, 0, randomBytes(12*MiB))
+	snapshot(t, s, "vol-1", "snap-1", "")
+	write(t, s, "vol-1", nil, 3*MiB, randomBytes(100))
+	want := contents(t, s, "vol-1", nil)
+	job, err := s.StartSnapshot("vol-1", "snap-2", "snap-1")
+	must(t, err)
+	if err := s.AbandonSnapshot("snap-2"); err == nil {
+		t.Fatal("abandoning a running snapshot succeeded")
+	}
+	must(t, s.DeleteSnapshot("snap-1"))
+	st, err := job.Run(context.Background(), nil)
+	must(t, err)
+	if st.NewChunks != 1 || st.Chunks != 12 {
+		t.Fatalf("snapshot %+v, want 12 chunks, 1 new", st)
+	}
+	must(t, s.RestoreVolume(context.Background(), "vol-2", 16*MiB, "snap-2", nil, nil, nil))
+	if !bytes.Equal(contents(t, s, "vol-2", nil), want) {
+		t.Fatal("restore differs after the parent was deleted mid-snapshot")
+	}
+}
+
+// TestCopySameKeySharesChunks: a copy with the same key writes no chunk and
+// outlives its source.
+func TestCopySameKeySharesChunks(t *testing.T) {
+	s := openStore(t)
+	key := randomBytes(64)
+	must(t, s.CreateVolume("vol-1", 8*MiB, key))
+	write(t, s, "vol-1", key, MiB, randomBytes(3*MiB))
+	want := contents(t, s, "vol-1", key)
+	st := snapshot(t, s, "vol-1", "snap-1", "")
+	chunks := countChunks(t, s)
+	cp, err := s.CopySnapshot(context.Background(), "snap-1", "snap-2", key, key, nil)
+	must(t, err)
+	if cp.StoredBytes != 0 || cp.Chunks != st.Chunks || countChunks(t, s) != chunks {
+		t.Fatalf("same-key copy %+v stored chunks (store has %d, had %d)", cp, countChunks(t, s), chunks)
+	}
+	again, err := s.CopySnapshot(context.Background(), "snap-1", "snap-2", key, key, nil)
+	if err != nil || again != cp {
+		t.Fatalf("repeated copy: %+v %v", again, err)
+	}
+	must(t, s.DeleteSnapshot("snap-1"))
+	must(t, s.RestoreVolume(context.Background(), "vol-2", 8*MiB, "snap-2", key, key, nil))
+	if !bytes.Equal(contents(t, s, "vol-2", key), want) {
+		t.Fatal("copy does not restore the source's data")
+	}
+}
