@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-apt_install awscli python3-boto3 openssh-client openssl putty-tools gcc libc6-dev git ca-certificates
+apt_install awscli python3-boto3 openssh-client openssl putty-tools gcc libc6-dev git ca-certificates busybox-static e2fsprogs
 need_go
 
 say "generated code is up to date"
@@ -27,7 +27,7 @@ say "static build (CGO_ENABLED=0)"
 CGO_ENABLED=0 go build -o strato ./cmd/strato || die "static build failed"
 
 say "unit tests with the race detector"
-go test -race -count=1 ./internal/... || die "unit tests failed"
+STRATO_TEST_REQUIRE_TOOLS=1 go test -race -count=1 ./internal/... || die "unit tests failed"
 
 say "end-to-end tests (aws-sdk-go-v2 against strato serve)"
 go test -count=1 ./tests/... || die "end-to-end tests failed"

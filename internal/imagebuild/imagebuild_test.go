@@ -12,15 +12,24 @@ import (
 	"testing"
 )
 
+// needTools skips the test without mke2fs, debugfs and busybox-static, unless
+// STRATO_TEST_REQUIRE_TOOLS is set (scripts/test.sh installs them and sets it),
+// when their absence fails it.
 func needTools(t *testing.T) {
 	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("STRATO_TEST_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is not installed", what)
+		}
+		t.Skipf("%s is not installed", what)
+	}
 	for _, tool := range []string{"mke2fs", "debugfs"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (e2fsprogs)", tool)
+			missing(tool + " (e2fsprogs)")
 		}
 	}
 	if _, err := os.Stat(BusyboxPath); err != nil {
-		t.Skip("busybox-static not installed")
+		missing("busybox-static")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"strato/internal/awsapi"
 	"strato/internal/awsapi/throttle"
+	"strato/internal/blockstore"
 	"strato/internal/catalog"
 	"strato/internal/cloud"
 	"strato/internal/ec2"
@@ -76,6 +77,9 @@ func dbPath(dir string) string          { return filepath.Join(dir, "strato.db")
 func CredentialsPath(dir string) string { return filepath.Join(dir, "credentials") }
 func endpointPath(dir string) string    { return filepath.Join(dir, "endpoint") }
 
+// BlocksPath is where the block store keeps volumes and snapshots.
+func BlocksPath(dataDir string) string { return filepath.Join(dataDir, "blocks") }
+
 // OpenCloud opens the data directory's store and control plane (also used by
 // `strato account`, which may run beside a serving strato).
 func OpenCloud(ctx context.Context, dir string, log *slog.Logger) (*cloud.Cloud, func() error, error) {
@@ -122,6 +126,19 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := c.ConfigurePublicPool(ctx, cfg.PublicPool); err != nil {
 			return fmt.Errorf("--public-pool: %w", err)
 		}
+	}
+
+	// The block store holds volumes' and snapshots' bytes; one strato process has it.
+	blocks, err := blockstore.Open(BlocksPath(cfg.DataDir))
+	if err != nil {
+		return fmt.Errorf("block store: %w", err)
+	}
+	defer blocks.Close()
+	c.UseBlocks(blocks)
+	// Background work stops before the block store closes (defers run in reverse).
+	defer c.Close()
+	if err := c.ResumeBlockJobs(ctx); err != nil {
+		return fmt.Errorf("resuming unfinished volume and snapshot work: %w", err)
 	}
 
 	if cfg.Dev {
