@@ -128,21 +128,40 @@ func newSnapshotOf(tx store.Tx, s Scope, now time.Time, v Volume, description st
 // recorded job without a point in time, which ResumeBlockJobs fails), then runs
 // it in the background.
 func (c *Cloud) startSnapshot(ctx context.Context, j blockJob, snap *Snapshot) error {
-	sj, err := c.blocks.StartSnapshot(snap.VolumeID, snap.ID, snap.ParentID)
-	if err != nil {
-		err = fmt.Errorf("starting snapshot %s of %s: %w", snap.ID, snap.VolumeID, err)
-		if ferr := c.update(context.WithoutCancel(ctx), func(tx store.Tx) error {
-			if err := markSnapshotFailed(tx, j.Scope, snap.ID, err.Error()); err != nil {
-				return err
+	return c.startSnapshots(ctx, []blockJob{j}, []Snapshot{*snap})
+}
+
+// startSnapshots fixes the point in time of every snapshot before any of them
+// runs, so the snapshots of several volumes of an instance are crash-consistent
+// with each other, then runs them in the background.
+func (c *Cloud) startSnapshots(ctx context.Context, jobs []blockJob, snaps []Snapshot) error {
+	started := make([]SnapshotJob, len(snaps))
+	var first error
+	for i, snap := range snaps {
+		sj, err := c.blocks.StartSnapshot(snap.VolumeID, snap.ID, snap.ParentID)
+		if err != nil {
+			err = fmt.Errorf("starting snapshot %s of %s: %w", snap.ID, snap.VolumeID, err)
+			if ferr := c.update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+				if err := markSnapshotFailed(tx, jobs[i].Scope, snap.ID, err.Error()); err != nil {
+					return err
+				}
+				return finishJob(tx, jobs[i])
+			}); ferr != nil {
+				c.log.Error("recording a failed snapshot", "snapshot", snap.ID, "err", ferr)
 			}
-			return finishJob(tx, j)
-		}); ferr != nil {
-			c.log.Error("recording a failed snapshot", "snapshot", snap.ID, "err", ferr)
+			if first == nil {
+				first = err
+			}
+			continue
 		}
-		return err
+		started[i] = sj
 	}
-	c.launch(j, sj)
-	return nil
+	for i, sj := range started {
+		if sj != nil {
+			c.launch(jobs[i], sj)
+		}
+	}
+	return first
 }
 
 func (c *Cloud) runSnapshot(ctx context.Context, j blockJob, sj SnapshotJob) error {
@@ -299,10 +318,8 @@ func (c *Cloud) CreateSnapshots(ctx context.Context, s Scope, instanceID string,
 	if err != nil {
 		return nil, err
 	}
-	for i := range snaps {
-		if err := c.startSnapshot(ctx, jobs[i], &snaps[i]); err != nil {
-			return nil, err
-		}
+	if err := c.startSnapshots(ctx, jobs, snaps); err != nil {
+		return nil, err
 	}
 	return snaps, nil
 }

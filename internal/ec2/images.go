@@ -19,6 +19,7 @@ func (s *Service) registerImages(d *awsapi.EC2) {
 	handle(d, "ModifyImageAttribute", s.modifyImageAttribute)
 	handle(d, "ResetImageAttribute", s.resetImageAttribute)
 	handle(d, "CopyImage", s.copyImage)
+	handle(d, "CreateImage", s.createImage)
 }
 
 // EBS volume types a block device mapping may name.
@@ -334,4 +335,23 @@ func (s *Service) copyImage(ctx context.Context, c *awsapi.EC2Call, in *ec2api.C
 		return nil, err
 	}
 	return &ec2api.CopyImageResult{ImageId: &img.ID}, nil
+}
+
+func (s *Service) createImage(ctx context.Context, c *awsapi.EC2Call, in *ec2api.CreateImageRequest) (*ec2api.CreateImageResult, error) {
+	devices, err := imageBlockDevices(in.BlockDeviceMappings)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := specTags(in.TagSpecifications, cloud.KindImage, cloud.KindSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.cloud.CreateImage(ctx, scope(c), cloud.CreateImageRequest{
+		InstanceID: deref(in.InstanceId), Name: deref(in.Name), Description: deref(in.Description),
+		NoReboot: deref(in.NoReboot), BlockDevices: devices, Tags: tags[cloud.KindImage],
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.CreateImageResult{ImageId: &img.ID}, nil
 }

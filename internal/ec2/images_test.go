@@ -32,6 +32,7 @@ func TestImagesAPI(t *testing.T) {
 		{name: "unknown ID", action: "DescribeImages", params: []string{"ImageId.1", "ami-0123456789abcdef0"}, code: "InvalidAMIID.NotFound"},
 		{name: "same name", action: "RegisterImage", params: register("web 1.0"), code: "InvalidAMIName.Duplicate"},
 		{name: "bad name", action: "RegisterImage", params: register("x"), code: "InvalidAMIName.Malformed"},
+		{name: "image of a missing instance", action: "CreateImage", params: []string{"InstanceId", "i-0123456789abcdef0", "Name", "of an instance"}, code: "InvalidInstanceID.NotFound"},
 		{name: "instance-store from S3", action: "RegisterImage", params: []string{"Name", "bundle", "ImageLocation", "bucket/image.manifest.xml"}, code: "UnsupportedOperation"},
 		{name: "snapshot in use", action: "DeleteSnapshot", params: []string{"SnapshotId", snap}, code: "InvalidSnapshot.InUse"},
 		{name: "description", action: "DescribeImageAttribute", params: []string{"ImageId", ami, "Attribute", "description"}, contains: "<value>the web tier</value>"},
