@@ -121,8 +121,14 @@ func serve(args []string) error {
 		publicPool, err = parsePrefixes(v)
 		return err
 	})
+	modifyInterval := fs.Duration("volume-modification-interval", cloud.VolumeModificationInterval,
+		"how long after ModifyVolume the same volume may be modified again (AWS: 6h)")
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
 	fs.Parse(args)
+	if *modifyInterval < 0 {
+		return fmt.Errorf("--volume-modification-interval must not be negative")
+	}
+	cloud.VolumeModificationInterval = *modifyInterval
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
