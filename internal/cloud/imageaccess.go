@@ -437,15 +437,21 @@ func countPublicImages(tx store.Tx, s Scope) (int, error) {
 // ResetImageLaunchPermission makes an image private again.
 func (c *Cloud) ResetImageLaunchPermission(ctx context.Context, s Scope, id string) error {
 	return c.update(ctx, func(tx store.Tx) error {
-		img, err := images.get(tx, s, id)
+		img, err := privateImage(tx, s, id)
 		if err != nil {
-			return err
-		}
-		if err := setImageGrants(tx, s, &img, false, nil); err != nil {
 			return err
 		}
 		return images.update(tx, s, &img)
 	})
+}
+
+// privateImage reads one of the scope's images and withdraws every grant of it.
+func privateImage(tx store.Tx, s Scope, id string) (Image, error) {
+	img, err := images.get(tx, s, id)
+	if err != nil {
+		return Image{}, err
+	}
+	return img, setImageGrants(tx, s, &img, false, nil)
 }
 
 // SetImageDescription changes an image's description.

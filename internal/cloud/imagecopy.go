@@ -31,11 +31,8 @@ func (c *Cloud) CopyImage(ctx context.Context, s Scope, req CopyImageRequest) (I
 	if !catalog.KnownRegion(req.SourceRegion) {
 		return Image{}, errorf("InvalidParameterValue", "Value (%s) for parameter sourceRegion is invalid.", req.SourceRegion)
 	}
-	if !imageNamePattern.MatchString(req.Name) {
-		return Image{}, errorf("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', ''' and '@'")
-	}
-	if len(req.Description) > 255 {
-		return Image{}, errorf("InvalidParameterValue", "The description must be at most 255 characters long.")
+	if err := checkImageText(req.Name, req.Description); err != nil {
+		return Image{}, err
 	}
 	if err := ValidateTags(req.Tags); err != nil {
 		return Image{}, err
@@ -54,8 +51,8 @@ func (c *Cloud) CopyImage(ctx context.Context, s Scope, req CopyImageRequest) (I
 		if err := checkCount(tx, s, KindImage, QuotaImages); err != nil {
 			return Image{}, err
 		}
-		if other, err := images.getByName(tx, s, req.Name); err == nil {
-			return Image{}, errorf("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", req.Name, other.ID)
+		if err := checkImageNameFree(tx, s, req.Name); err != nil {
+			return Image{}, err
 		}
 		now := c.clock.Now()
 		img := src

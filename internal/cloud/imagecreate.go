@@ -47,11 +47,8 @@ func (c *Cloud) CreateImage(ctx context.Context, s Scope, req CreateImageRequest
 	if c.blocks == nil {
 		return Image{}, errNoBlocks
 	}
-	if !imageNamePattern.MatchString(req.Name) {
-		return Image{}, errorf("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', ''' and '@'")
-	}
-	if len(req.Description) > 255 {
-		return Image{}, errorf("InvalidParameterValue", "The description must be at most 255 characters long.")
+	if err := checkImageText(req.Name, req.Description); err != nil {
+		return Image{}, err
 	}
 	if err := ValidateTags(req.Tags); err != nil {
 		return Image{}, err
@@ -78,8 +75,8 @@ func (c *Cloud) CreateImage(ctx context.Context, s Scope, req CreateImageRequest
 		if err := checkCount(tx, s, KindImage, QuotaImages); err != nil {
 			return err
 		}
-		if other, err := images.getByName(tx, s, req.Name); err == nil {
-			return errorf("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", req.Name, other.ID)
+		if err := checkImageNameFree(tx, s, req.Name); err != nil {
+			return err
 		}
 		vols, err := volumesOfInstance(tx, s, req.InstanceID)
 		if err != nil {

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -137,6 +138,30 @@ var (
 	imageBootModes           = map[string]bool{"legacy-bios": true, "uefi": true, "uefi-preferred": true}
 )
 
+// checkImageText applies AWS's rules to an image's name and description.
+func checkImageText(name, description string) error {
+	if !imageNamePattern.MatchString(name) {
+		return errorf("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', ''' and '@'")
+	}
+	if len(description) > 255 {
+		return errorf("InvalidParameterValue", "The description must be at most 255 characters long.")
+	}
+	return nil
+}
+
+// checkImageNameFree refuses a name another image of the owner has in the Region.
+func checkImageNameFree(tx store.Tx, s Scope, name string) error {
+	other, err := images.getByName(tx, s, name)
+	var nf *NotFoundError
+	switch {
+	case err == nil:
+		return errorf("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", name, other.ID)
+	case errors.As(err, &nf):
+		return nil
+	}
+	return err
+}
+
 // ImageRequest is what RegisterImage asks for.
 type ImageRequest struct {
 	Name, Description                 string
@@ -152,11 +177,8 @@ type ImageRequest struct {
 
 // validate checks what needs no store.
 func (r *ImageRequest) validate() error {
-	if !imageNamePattern.MatchString(r.Name) {
-		return errorf("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', ''' and '@'")
-	}
-	if len(r.Description) > 255 {
-		return errorf("InvalidParameterValue", "The description must be at most 255 characters long.")
+	if err := checkImageText(r.Name, r.Description); err != nil {
+		return err
 	}
 	if r.Architecture == "" {
 		r.Architecture = "x86_64"
@@ -257,8 +279,8 @@ func (c *Cloud) RegisterImage(ctx context.Context, s Scope, req ImageRequest) (I
 		if err := checkCount(tx, s, KindImage, QuotaImages); err != nil {
 			return err
 		}
-		if other, err := images.getByName(tx, s, req.Name); err == nil {
-			return errorf("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", req.Name, other.ID)
+		if err := checkImageNameFree(tx, s, req.Name); err != nil {
+			return err
 		}
 		for _, id := range []string{req.KernelID, req.RamdiskID} {
 			if id != "" {
@@ -314,11 +336,8 @@ func fillImageVolume(tx store.Tx, s Scope, e *ImageEBS) error {
 // DeregisterImage removes an image; its snapshots stay.
 func (c *Cloud) DeregisterImage(ctx context.Context, s Scope, id string) error {
 	return c.update(ctx, func(tx store.Tx) error {
-		img, err := images.get(tx, s, id)
+		img, err := privateImage(tx, s, id)
 		if err != nil {
-			return err
-		}
-		if err := setImageGrants(tx, s, &img, false, nil); err != nil {
 			return err
 		}
 		return images.remove(tx, s, img.ID)
