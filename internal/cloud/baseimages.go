@@ -234,11 +234,17 @@ func checkRawDisk(path string) (int64, error) {
 	return fi.Size(), nil
 }
 
+// PublishedImage is an image a publication registered, with its Region.
+type PublishedImage struct {
+	Region string
+	Image
+}
+
 // PublishImage publishes a disk as an AMI in each Region of the request (every
 // Region for a base image) and returns the images; say receives progress
 // lines. A failure leaves nothing behind (what a crash leaves is removed by the
 // next publication).
-func (c *Cloud) PublishImage(ctx context.Context, req PublishRequest, say func(string)) ([]Image, error) {
+func (c *Cloud) PublishImage(ctx context.Context, req PublishRequest, say func(string)) ([]PublishedImage, error) {
 	if say == nil {
 		say = func(string) {}
 	}
@@ -265,20 +271,24 @@ func (c *Cloud) PublishImage(ctx context.Context, req PublishRequest, say func(s
 		}
 		return nil, err
 	}
-	for _, j := range jobs {
-		c.launch(j, nil)
-	}
-	for _, img := range list {
-		say(fmt.Sprintf("registered %s in %s", img.ID, regionOf(st, img.ID)))
-	}
+	c.deleteReplaced(st.ID, jobs)
+	say(fmt.Sprintf("registered %s (%s) in %d Region(s)", req.Name, list[0].ID, len(list)))
 	return list, nil
 }
 
-func regionOf(st staging, imageID string) string {
-	for r, id := range st.Images {
-		if id == imageID {
-			return r
-		}
+// deleteReplaced frees the replaced images' snapshots in the background, one
+// after the other: each deletion sweeps the whole chunk store, so doing them
+// together would only repeat the work. A deletion that fails stays recorded
+// and is done again at the next start.
+func (c *Cloud) deleteReplaced(stagingID string, jobs []blockJob) {
+	if len(jobs) == 0 {
+		return
 	}
-	return ""
+	c.jobs.goOnce("delete-replaced:"+stagingID, func(ctx context.Context) {
+		for _, j := range jobs {
+			if err := c.runDeleteSnapshot(ctx, j); err != nil {
+				c.log.Error("deleting a replaced image's snapshot", "snapshot", j.Resource, "err", err)
+			}
+		}
+	})
 }

@@ -18,8 +18,8 @@ const MinimalImagePrefix = "strato-minimal-"
 // staged publication, replacing the owner's earlier image of the name (its
 // snapshots are deleted unless something still reads them), and drops the
 // staging record. It returns the images and the deletions to launch.
-func (c *Cloud) register(ctx context.Context, p *publishPlan, st staging) ([]Image, []blockJob, error) {
-	var out []Image
+func (c *Cloud) register(ctx context.Context, p *publishPlan, st staging) ([]PublishedImage, []blockJob, error) {
+	var out []PublishedImage
 	var jobs []blockJob
 	err := c.update(ctx, func(tx store.Tx) error {
 		out, jobs = nil, nil
@@ -46,7 +46,7 @@ func (c *Cloud) register(ctx context.Context, p *publishPlan, st staging) ([]Ima
 					return err
 				}
 			}
-			out = append(out, img)
+			out = append(out, PublishedImage{Region: r, Image: img})
 		}
 		return stagings.remove(tx, stagingScope, st.ID)
 	})

@@ -29,9 +29,8 @@ type staging struct {
 	ID     string `json:"id"`
 	Volume string `json:"volume"`
 	// Snapshots are the block-store snapshots (bundles for instance-store
-	// images) by Region; Images the image IDs.
+	// images) by Region.
 	Snapshots map[string]string `json:"snapshots"`
-	Images    map[string]string `json:"images"`
 	// Stats are the first snapshot's.
 	Stats SnapshotStats `json:"stats"`
 }
@@ -49,7 +48,7 @@ var publishMu sync.Mutex
 
 // stage puts the disk into the block store: a volume, its snapshot, the copies.
 func (c *Cloud) stage(ctx context.Context, p *publishPlan, say func(string)) (staging, error) {
-	st := staging{ID: NewID("stage"), Volume: NewID("vol"), Snapshots: map[string]string{}, Images: p.ids}
+	st := staging{ID: NewID("stage"), Volume: NewID("vol"), Snapshots: map[string]string{}}
 	for _, r := range p.regions {
 		if p.req.InstanceStore {
 			st.Snapshots[r] = NewID("bundle")
@@ -77,7 +76,7 @@ func (c *Cloud) stage(ctx context.Context, p *publishPlan, say func(string)) (st
 	if err != nil {
 		return st, err
 	}
-	say(fmt.Sprintf("snapshot complete: %d chunks, %d MiB stored", st.Stats.Chunks, st.Stats.StoredBytes>>20))
+	say(fmt.Sprintf("snapshot complete: %d chunks of 1 MiB with data, %.1f MiB stored", st.Stats.Chunks, float64(st.Stats.StoredBytes)/(1<<20)))
 	if err := c.blocks.DeleteVolume(st.Volume); err != nil {
 		return st, err
 	}

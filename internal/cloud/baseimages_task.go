@@ -16,7 +16,7 @@ type PublishTask struct {
 	lines  []string
 	done   bool
 	err    error
-	images []Image
+	images []PublishedImage
 }
 
 // StartPublish runs PublishImage in the background, among the Cloud's block
@@ -39,7 +39,7 @@ func (t *PublishTask) say(line string) {
 	t.lines = append(t.lines, line)
 }
 
-func (t *PublishTask) finish(list []Image, err error) {
+func (t *PublishTask) finish(list []PublishedImage, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.done, t.images, t.err = true, list, err
@@ -47,7 +47,7 @@ func (t *PublishTask) finish(list []Image, err error) {
 
 // Status returns the progress lines from index from on, whether the task has
 // ended, and then its images or its error.
-func (t *PublishTask) Status(from int) (lines []string, done bool, images []Image, err error) {
+func (t *PublishTask) Status(from int) (lines []string, done bool, images []PublishedImage, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if from < 0 || from > len(t.lines) {

@@ -185,7 +185,7 @@ func TestImportImage(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatal(list, err)
 	}
-	img := list[0]
+	img := list[0].Image
 	if img.Public || img.OwnerAlias != "" || img.OwnerID != owner.Account || img.RootDeviceType != "ebs" {
 		t.Errorf("imported image: %+v", img)
 	}
@@ -205,7 +205,7 @@ func TestImportImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is := list[0]
+	is := list[0].Image
 	if is.RootDeviceType != "instance-store" || len(is.BlockDevices) != 0 || is.BundleID() == "" || !f.blocks.HasSnapshot(is.BundleID()) {
 		t.Errorf("instance-store image: %+v", is)
 	}
