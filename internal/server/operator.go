@@ -63,7 +63,7 @@ type PublishPoll struct {
 type PublishStatus struct {
 	Lines  []string
 	Done   bool
-	Error  string             `json:",omitempty"`
+	Error  string            `json:",omitempty"`
 	Images []PublishedOnWire `json:",omitempty"`
 }
 
