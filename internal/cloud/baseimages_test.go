@@ -106,6 +106,24 @@ func TestPublishBaseImage(t *testing.T) {
 	if err != nil || len(aliases) != 1 || aliases[0].Target != first["us-east-1"].ID {
 		t.Errorf("default alias: %+v %v", aliases, err)
 	}
+
+	// An operator's choice of default stays when minimal is built again.
+	other := req
+	other.Name, other.DefaultAlias = "debian-12-amd64-20250101-strato", false
+	debian, err := f.c.PublishImage(ctx, other, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.SetImageAlias(ctx, debian[0].Region, cloud.DefaultImageAlias, debian[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.PublishImage(ctx, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	aliases, err = f.c.ImageAliases(ctx, debian[0].Region)
+	if err != nil || len(aliases) != 1 || aliases[0].Target != debian[0].ID {
+		t.Errorf("the operator's default alias was not kept: %+v %v", aliases, err)
+	}
 }
 
 // checkBaseImages publishes req and checks what every Region got.

@@ -39,6 +39,12 @@ func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
 	cmd := exec.CommandContext(ctx, "debootstrap", args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
+		// debootstrap's own log says why; the directory it is in goes away
+		// with the build, so show its end.
+		if b, rerr := os.ReadFile(filepath.Join(dir, "debootstrap", "debootstrap.log")); rerr == nil {
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			fmt.Fprintf(log, "--- the end of debootstrap.log:\n%s\n---\n", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
 		return fmt.Errorf("imagebuild: debootstrap: %w", err)
 	}
 	files := map[string]string{
