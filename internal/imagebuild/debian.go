@@ -19,9 +19,13 @@ const DebianMirror = "http://deb.debian.org/debian"
 // debianPackages are installed beyond debootstrap's minimal base: SSH and
 // cloud-init, which configures the instance from strato's metadata service
 // (user, SSH key, hostname, user data), and what an EC2 user expects to find.
+// debootstrap does not resolve virtual packages, so the providers of those
+// cloud-init's dependencies need are named here (python3-cffi-backend provides
+// python3-cryptography's python3-cffi-backend-api-min/max).
 var debianPackages = []string{
 	"systemd-sysv", "openssh-server", "cloud-init", "sudo", "ca-certificates", "curl",
 	"iproute2", "ifupdown", "isc-dhcp-client", "netbase", "less", "procps", "cloud-guest-utils", "e2fsprogs",
+	"python3-cffi-backend",
 }
 
 // DebianRoot fills dir with Debian 12 (bookworm) by debootstrap, configured as
