@@ -9,10 +9,19 @@ import (
 	"strato/internal/server"
 )
 
-// image runs `strato image …`: for now the AMI ID aliases of a Region.
+// image runs `strato image …`: building base images, importing disks, and the
+// AMI ID aliases of a Region.
 func image(args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "build":
+			return imageBuild(args[1:])
+		case "import":
+			return imageImport(args[1:])
+		}
+	}
 	if len(args) < 2 || args[0] != "alias" {
-		return fmt.Errorf("image: say alias set|list|delete")
+		return fmt.Errorf("image: say build, import or alias set|list|delete")
 	}
 	verb := args[1]
 	fs, dir := newFlags("image alias " + verb)

@@ -19,9 +19,13 @@ const DebianMirror = "http://deb.debian.org/debian"
 // debianPackages are installed beyond debootstrap's minimal base: SSH and
 // cloud-init, which configures the instance from strato's metadata service
 // (user, SSH key, hostname, user data), and what an EC2 user expects to find.
+// debootstrap does not resolve virtual packages, so the providers of those
+// cloud-init's dependencies need are named here (python3-cffi-backend provides
+// python3-cryptography's python3-cffi-backend-api-min/max).
 var debianPackages = []string{
 	"systemd-sysv", "openssh-server", "cloud-init", "sudo", "ca-certificates", "curl",
 	"iproute2", "ifupdown", "isc-dhcp-client", "netbase", "less", "procps", "cloud-guest-utils", "e2fsprogs",
+	"python3-cffi-backend",
 }
 
 // DebianRoot fills dir with Debian 12 (bookworm) by debootstrap, configured as
@@ -39,6 +43,12 @@ func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
 	cmd := exec.CommandContext(ctx, "debootstrap", args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
+		// debootstrap's own log says why; the directory it is in goes away
+		// with the build, so show its end.
+		if b, rerr := os.ReadFile(filepath.Join(dir, "debootstrap", "debootstrap.log")); rerr == nil {
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			fmt.Fprintf(log, "--- the end of debootstrap.log:\n%s\n---\n", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
 		return fmt.Errorf("imagebuild: debootstrap: %w", err)
 	}
 	files := map[string]string{

@@ -93,3 +93,48 @@ func TestMinimalDisk(t *testing.T) {
 		t.Errorf("the disk uses %d bytes of %d: not sparse", used, size)
 	}
 }
+
+func TestDiskFromTarball(t *testing.T) {
+	needTools(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(filepath.Join(src, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "etc", "hostname"), []byte("from-tarball\n"), 0o644)
+	tarball := filepath.Join(dir, "root.tar.gz")
+	if out, err := exec.Command("tar", "-czf", tarball, "-C", src, ".").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if ok, err := IsTarball(tarball); !ok || err != nil {
+		t.Fatalf("IsTarball(.tar.gz) = %v, %v", ok, err)
+	}
+	plain := filepath.Join(dir, "root.tar")
+	exec.Command("tar", "-cf", plain, "-C", src, ".").Run()
+	if ok, _ := IsTarball(plain); !ok {
+		t.Error("a plain tar is not recognised")
+	}
+	if ok, _ := IsTarball(filepath.Join(src, "etc", "hostname")); ok {
+		t.Error("a text file is taken for a tarball")
+	}
+	root := filepath.Join(dir, "root")
+	if err := RootFromTarball(ctx, tarball, root); err != nil {
+		t.Fatal(err)
+	}
+	size, err := DiskSizeFor(root)
+	if err != nil || size != 1<<30 {
+		t.Fatalf("DiskSizeFor a tiny tree = %d, %v; want 1 GiB", size, err)
+	}
+	disk := filepath.Join(dir, "disk.img")
+	if err := Disk(ctx, root, disk, size, RootLabel); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 512)
+	f, _ := os.Open(disk)
+	defer f.Close()
+	f.ReadAt(data, 0)
+	if data[510] != 0x55 || data[511] != 0xaa {
+		t.Error("no MBR")
+	}
+}

@@ -194,7 +194,7 @@ func NewHandler(c *cloud.Cloud, cfg Config) *awsapi.Server {
 	}
 	api := &awsapi.Server{
 		Auth:           auth,
-		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}, "kms": kms.New(c)},
+		Services:       map[string]awsapi.Service{"ec2": ec2.New(c), "sts": sts.Service{}, "kms": kms.New(c), OperatorServiceName: newOperatorService(c)},
 		KnownRegion:    catalog.KnownRegion,
 		Clock:          systemClock{},
 		Log:            cfg.Log,
