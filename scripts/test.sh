@@ -30,7 +30,7 @@ say "unit tests with the race detector"
 STRATO_TEST_REQUIRE_TOOLS=1 go test -race -count=1 ./internal/... || die "unit tests failed"
 
 say "end-to-end tests (aws-sdk-go-v2 against strato serve)"
-go test -count=1 ./tests/... || die "end-to-end tests failed"
+STRATO_TEST_REQUIRE_TOOLS=1 go test -count=1 ./tests/... || die "end-to-end tests failed"
 
 say "script tests (aws CLI, boto3)"
 STRATO_BIN="$PWD/strato" tests/scripts/run.sh || die "script tests failed"

@@ -97,6 +97,10 @@ func (s *Store) sweep() (int, error) {
 			continue
 		}
 		m, err := s.readManifest(id)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Deleted since the listing: its chunks go unless another manifest names them.
+			continue
+		}
 		if err != nil {
 			return 0, fmt.Errorf("blockstore: sweep stopped: %w", err)
 		}

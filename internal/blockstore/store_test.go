@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -322,5 +323,33 @@ func TestCopySameKeySharesChunks(t *testing.T) {
 	must(t, s.RestoreVolume(context.Background(), "vol-2", 8*MiB, "snap-2", key, key, nil))
 	if !bytes.Equal(contents(t, s, "vol-2", key), want) {
 		t.Fatal("copy does not restore the source's data")
+	}
+}
+
+// Deleting many snapshots at once: each delete sweeps while others remove their
+// manifests, which must not stop any sweep.
+func TestConcurrentDeletes(t *testing.T) {
+	s := openStore(t)
+	must(t, s.CreateVolume("vol-1", 64<<20, nil))
+	const n = 40
+	for i := 0; i < n; i++ {
+		write(t, s, "vol-1", nil, int64(i)<<20, randomBytes(1<<20))
+		parent := ""
+		if i > 0 {
+			parent = fmt.Sprintf("snap-%d", i-1)
+		}
+		snapshot(t, s, "vol-1", fmt.Sprintf("snap-%d", i), parent)
+	}
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() { errs <- s.DeleteSnapshot(fmt.Sprintf("snap-%d", i)) }()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := countChunks(t, s); got != 0 {
+		t.Errorf("%d chunks left after deleting every snapshot", got)
 	}
 }
