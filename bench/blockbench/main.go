@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -40,11 +41,12 @@ func main() {
 	sizeGiB := flag.Int64("size", 8, "volume size in GiB")
 	changed := flag.Float64("changed", 0.01, "fraction of chunks changed between snapshots")
 	rounds := flag.Int("rounds", 3, "rounds per ratio (the median is reported)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the warm rounds (snapshots, in-process) to this file")
 	flag.Parse()
 	if *dir == "" {
 		fatal(fmt.Errorf("-dir is required"))
 	}
-	b := &bench{size: *sizeGiB << 30}
+	b := &bench{size: *sizeGiB << 30, cpuProfile: *cpuProfile}
 	var err error
 	if b.s, err = blockstore.Open(filepath.Join(*dir, "blocks")); err != nil {
 		fatal(err)
@@ -54,8 +56,9 @@ func main() {
 }
 
 type bench struct {
-	s    *blockstore.Store
-	size int64
+	s          *blockstore.Store
+	size       int64
+	cpuProfile string
 }
 
 func fatal(err error) {
@@ -145,6 +148,11 @@ func (b *bench) run(changed float64, rounds int) {
 		var ratios []float64
 		var catTimes, snapTimes []time.Duration
 		var stored []int64
+		if !cold && b.cpuProfile != "" {
+			f, err := os.Create(b.cpuProfile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+		}
 		for range rounds {
 			round++
 			check(changeChunks(path, r, chunks, nChanged))
@@ -173,6 +181,9 @@ func (b *bench) run(changed float64, rounds int) {
 			ratios = append(ratios, float64(snap)/float64(cat))
 			fmt.Printf("%s round: %d chunks changed; cat %v, snapshot %v (%.2fx), stored %d bytes (%.2f%% of the volume)\n",
 				cache, nChanged, cat.Round(time.Millisecond), snap.Round(time.Millisecond), ratios[len(ratios)-1], storedBytes, 100*float64(storedBytes)/float64(b.size))
+		}
+		if !cold && b.cpuProfile != "" {
+			pprof.StopCPUProfile()
 		}
 		slices.Sort(stored)
 		fmt.Printf("RESULT incremental snapshot, %s: stored %.2f%% of the volume (target < 2%%); time %.2fx cat (median of %d; cat %v, snapshot %v; target <= 1.5x)\n",

@@ -10,11 +10,29 @@ import (
 
 // volumeState is what the store shares between the open handles of one volume
 // and the snapshots being taken of it. mu orders writes through the store
-// against the snapshots' reads, chunk by chunk.
+// against the snapshots' reads, chunk by chunk: a write holds it throughout;
+// a snapshot holds it to claim a chunk, then reads the chunk without it while
+// writes to that chunk wait on readDone.
 type volumeState struct {
 	mu       sync.Mutex
+	readDone *sync.Cond // on mu: a snapshot finished reading a chunk
 	refs     int
 	captures []*capture
+}
+
+// waitReads waits, mu held, until no snapshot is reading a chunk that the
+// write of [off, off+n) touches.
+func (vs *volumeState) waitReads(off, n int64) {
+	for {
+		busy := false
+		for _, c := range vs.captures {
+			busy = busy || c.isReading(off, n)
+		}
+		if !busy {
+			return
+		}
+		vs.readDone.Wait()
+	}
 }
 
 // acquireVolume returns the shared state of a volume, creating it; every
@@ -25,6 +43,7 @@ func (s *Store) acquireVolume(id string) *volumeState {
 	vs := s.volumes[id]
 	if vs == nil {
 		vs = &volumeState{}
+		vs.readDone = sync.NewCond(&vs.mu)
 		s.volumes[id] = vs
 	}
 	vs.refs++
@@ -43,14 +62,17 @@ func (s *Store) releaseVolume(id string) {
 }
 
 // capture is the copy-before-write of one snapshot being taken: the snapshot
-// reads chunks in rising order (cursor is the next one); a write through the
+// claims chunks in rising order (cursor is the next one); a write through the
 // store to a chunk at or past the cursor first saves the chunk's old bytes here,
-// and the snapshot takes the saved copy instead of the file's bytes.
+// and the snapshot takes the saved copy instead of the file's bytes. A write to
+// a claimed chunk the snapshot is still reading from the file waits until it
+// is read (volumeState.waitReads); below the cursor, the rest has been read.
 type capture struct {
-	size   int64  // the volume's size at the point in time
-	cursor uint32 // chunks below it have been read by the snapshot
-	saved  map[uint32]savedChunk
-	order  indexHeap // indices in saved, smallest first
+	size    int64  // the volume's size at the point in time
+	cursor  uint32 // chunks below it have been claimed by the snapshot
+	reading map[uint32]struct{}
+	saved   map[uint32]savedChunk
+	order   indexHeap // indices in saved, smallest first
 
 	memLimit  int64 // saved bytes kept in memory; the rest spill to a file
 	memBytes  int64
@@ -74,6 +96,22 @@ func (c *capture) chunkLen(idx uint32) int {
 
 func (c *capture) chunks() uint32 {
 	return uint32((c.size + ChunkSize - 1) / ChunkSize)
+}
+
+// isReading reports whether the snapshot is reading, from the file, a chunk
+// that [off, off+n) touches.
+func (c *capture) isReading(off, n int64) bool {
+	if n <= 0 || off >= c.size {
+		return false
+	}
+	first := uint32(off / ChunkSize)
+	last := uint32((min(off+n, c.size) - 1) / ChunkSize)
+	for idx := range c.reading {
+		if idx >= first && idx <= last {
+			return true
+		}
+	}
+	return false
 }
 
 // beforeWrite saves, for a write of [off, off+n) about to happen, the chunks

@@ -58,6 +58,33 @@
 // Restores and copies check each chunk read against its fingerprint (damage on
 // disk is found, for a tenth of SHA-256's cost).
 //
+// # Reading a snapshot: two scanners
+//
+// With the volume in the page cache, reading it is a memory copy about as
+// costly as fingerprinting it (xxhash64 costs about half of the copy, per
+// byte): one goroutine doing both, or one reader feeding hashers through
+// channels of 1 MiB buffers, ran at 2.4 to 3.4 times the time of `cat VOLUME >
+// /dev/null`. Run instead starts two scanners; each claims the next chunk
+// under the volume's lock, reads it without the lock in 256 KiB pieces,
+// fingerprinting each piece right after reading it (still in the CPU's cache,
+// and hashed in place in the read buffer), then stores it itself when it
+// changed (1% of chunks: no hand-off, no channels, one buffer per scanner, no
+// allocation per chunk). Holes are found with SEEK_DATA once per extent. The
+// read-ahead hint (FADV_WILLNEED, which keeps the disk busy on a volume not in
+// the page cache) costs about a tenth of `cat` on a cached file, as it walks
+// every page: a one-byte read that must not wait (RWF_NOWAIT) at the end of the
+// range tells whether it is needed. Mapping the file (mmap) instead of reading
+// it measured twice slower (a page-table entry per 4 KiB page).
+//
+// Measured with bench/blockstore.sh (8 GiB volume, 1% of chunks changed, 2
+// shared cores, medians of 3 rounds), warm incremental snapshot against `cat`:
+// 3.42x before (cat 489 ms, snapshot 1.64 s), 1.99x after (cat 388 ms,
+// snapshot 793 ms); run by itself on a quieter machine 1.45x, and 1.05x at
+// 2 GiB. What is left is CPU on both cores: reading about 36% of it, xxhash64
+// 32%, storing the changed 1% (SHA-256, zstd, creating and writing the chunk
+// files) 30%, so the ratio follows the load other processes put on the two
+// cores. The evicted-cache snapshot stayed at 0.6 to 0.8x `cat`.
+//
 // # Point in time: copy-before-write
 //
 // StartSnapshot fixes the point in time; Run then reads the volume chunk by
@@ -66,11 +93,12 @@
 // that chunk's old bytes for the snapshot (in memory up to 64 MiB per snapshot,
 // then in a spill file under tmp/, which holds ciphertext for an encrypted
 // volume); Run takes the saved copy instead of the file's bytes. A volume lock
-// orders each write against the reading of each chunk, so the snapshot is
-// exactly the volume at StartSnapshot (TestSnapshotIsThePointInTime races
-// thousands of writes against Run and compares both images). Nothing is
-// copied for chunks already read, nor when nobody writes: the common case costs
-// one sequential read.
+// orders each write against the claiming of each chunk, and a write to a chunk
+// a scanner is reading from the file waits until it is read
+// (TestWriteWaitsForTheChunkBeingRead), so the snapshot is exactly the volume
+// at StartSnapshot (TestSnapshotIsThePointInTime races thousands of writes
+// against Run and compares both images). Nothing is copied for chunks already
+// read, nor when nobody writes: the common case costs one sequential read.
 //
 // Writes that bypass the store, a loop device or a VM writing the file
 // directly, are not seen. Their driver must either route them through a

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"sync"
 
-	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sys/unix"
 
 	"strato/internal/cloud"
@@ -18,9 +16,6 @@ import (
 // cbwMemLimit is how many bytes of copy-before-write copies one snapshot keeps
 // in memory before spilling to a file in the store.
 const cbwMemLimit = 64 << 20
-
-// workers is how many goroutines hash, compress and store chunks.
-const workers = 2
 
 // StartSnapshot fixes the point in time of a snapshot of a volume and returns
 // the job that stores it. From its return on, writes through the store's Volume
@@ -85,6 +80,7 @@ func (s *Store) StartSnapshot(volumeID, snapshotID, parentID string) (cloud.Snap
 	c := &capture{
 		size:      fi.Size(),
 		saved:     map[uint32]savedChunk{},
+		reading:   map[uint32]struct{}{},
 		memLimit:  s.cbwLimit(),
 		spillPath: s.tmpPath(snapshotID + ".cbw"),
 	}
@@ -120,21 +116,17 @@ type snapshotJob struct {
 	c                    *capture
 	parent               map[uint32]entry
 	live                 *liveSet
+	pos                  scanState // guarded by vs.mu
 
 	once sync.Once
 	ran  bool
 }
 
-// chunkWork is one chunk read at the point in time, on its way to a worker.
-type chunkWork struct {
-	idx  uint32
-	data []byte
-}
-
-// Run reads the volume as it was at StartSnapshot, in chunk order, skipping
-// holes (SEEK_DATA) and all-zero chunks; chunks whose fingerprint equals the
-// parent's are taken from the parent without hashing or storing; the others are
-// stored. The manifest is written last, after the new chunks are durable.
+// Run reads the volume as it was at StartSnapshot, in chunk order on
+// scanners goroutines, skipping holes (SEEK_DATA) and all-zero chunks; chunks
+// whose fingerprint equals the parent's are taken from the parent without
+// hashing or storing; the others are stored. The manifest is written last,
+// after the new chunks are durable.
 func (j *snapshotJob) Run(ctx context.Context, progress func(done, total int64)) (stats cloud.SnapshotStats, err error) {
 	if j.ran {
 		return stats, errors.New("blockstore: snapshot job already ran")
@@ -144,65 +136,31 @@ func (j *snapshotJob) Run(ctx context.Context, progress func(done, total int64))
 
 	size := j.c.size
 	report := newProgress(progress, size)
-	bufs := make(chan []byte, 2*workers+2)
-	for range cap(bufs) {
-		bufs <- make([]byte, ChunkSize)
-	}
-	work := make(chan chunkWork, workers)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var (
-		mu        sync.Mutex
-		entries   []entry
-		stored    int64
-		newChunks int
-		firstErr  error
-		wg        sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		mu.Unlock()
-		cancel()
-	}
-	for range workers {
+	// The kernel reads ahead more for a file read sequentially.
+	_ = unix.Fadvise(int(j.f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make([]scanResult, scanners)
+	var wg sync.WaitGroup
+	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for w := range work {
-				e, added, isNew, err := j.storeChunk(w)
-				bufs <- w.data[:cap(w.data)]
-				if err != nil {
-					fail(err)
-					continue
-				}
-				if e == nil {
-					continue
-				}
-				mu.Lock()
-				entries = append(entries, *e)
-				stored += added
-				if isNew {
-					newChunks++
-				}
-				mu.Unlock()
+			if err := j.scan(ctx, &results[i], report); err != nil {
+				cancel(err)
 			}
 		}()
 	}
-
-	readErr := j.readChunks(ctx, bufs, work, report)
-	close(work)
 	wg.Wait()
-	if readErr != nil {
-		fail(readErr)
+	if err := context.Cause(ctx); err != nil {
+		return stats, fmt.Errorf("blockstore: snapshot %s of %s: %w", j.snapshotID, j.volumeID, err)
 	}
-	if firstErr != nil {
-		return stats, fmt.Errorf("blockstore: snapshot %s of %s: %w", j.snapshotID, j.volumeID, firstErr)
+	m := &manifest{Size: size}
+	for _, r := range results {
+		m.Entries = append(m.Entries, r.entries...)
+		m.StoredBytes += r.stored
+		m.NewChunks += r.newChunks
 	}
-	m := &manifest{Size: size, StoredBytes: stored, NewChunks: newChunks, Entries: entries}
 	if err := j.s.syncChunks(j.live); err != nil {
 		return stats, err
 	}
@@ -213,96 +171,21 @@ func (j *snapshotJob) Run(ctx context.Context, progress func(done, total int64))
 	return m.stats(), nil
 }
 
-// readChunks walks the chunks in order and hands the ones with data to the
-// workers, each read under the volume's lock from the saved copy or the file.
-func (j *snapshotJob) readChunks(ctx context.Context, bufs chan []byte, work chan<- chunkWork, report *progress) error {
-	c, vs := j.c, j.vs
-	n := c.chunks()
-	fd := int(j.f.Fd())
-	// The kernel reads ahead more for a file read sequentially; the hint for
-	// the chunks after the current one keeps the disk busy while this one is
-	// hashed.
-	_ = unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
-	const ahead = 4 * ChunkSize
-	var dataEnd, hinted int64 // the data extent known to go on to dataEnd; read-ahead asked up to hinted
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var buf []byte
-		select {
-		case buf = <-bufs:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		vs.mu.Lock()
-		idx := c.cursor
-		if idx >= n {
-			vs.mu.Unlock()
-			return nil
-		}
-		// Chunks in holes are skipped; a hole written since the point in time
-		// has its saved copy (zeros), which nextSaved finds.
-		next := c.nextSaved()
-		if pos := int64(idx) * ChunkSize; pos < dataEnd {
-			next = idx
-		} else {
-			d, end, err := dataExtent(j.f, pos, c.size)
-			if err != nil {
-				vs.mu.Unlock()
-				return err
-			}
-			dataEnd = end
-			next = min(next, uint32(d/ChunkSize))
-		}
-		if next >= n {
-			c.cursor = n
-			vs.mu.Unlock()
-			return nil
-		}
-		data, ok, err := c.take(next, buf)
-		if err == nil && !ok {
-			data = buf[:c.chunkLen(next)]
-			_, err = j.f.ReadAt(data, int64(next)*ChunkSize)
-			if err == io.EOF {
-				err = nil
-			}
-		}
-		c.cursor = next + 1
-		vs.mu.Unlock()
-		if pos := int64(next+1) * ChunkSize; pos+ahead > hinted && pos < dataEnd {
-			from := max(pos, hinted)
-			hinted = min(pos+2*ahead, dataEnd)
-			_ = unix.Fadvise(fd, from, hinted-from, unix.FADV_WILLNEED)
-		}
-		if err != nil {
-			return fmt.Errorf("reading chunk %d: %w", next, err)
-		}
-		// The last report (size) comes when the manifest is written.
-		report.done(min(int64(c.cursor)*ChunkSize, c.size-1))
-		select {
-		case work <- chunkWork{idx: next, data: data}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+// storeChunk turns one chunk (data, fingerprint fp) into a manifest entry: nil
+// for zeros, the parent's entry when the fingerprint matches, else a stored
+// chunk.
+func (j *snapshotJob) storeChunk(idx uint32, data []byte, fp uint64) (e *entry, added int64, err error) {
+	if allZero(data) {
+		return nil, 0, nil
 	}
-}
-
-// storeChunk turns one chunk into a manifest entry: nil for zeros, the parent's
-// entry when the fingerprint matches, else a stored chunk.
-func (j *snapshotJob) storeChunk(w chunkWork) (e *entry, added int64, isNew bool, err error) {
-	if allZero(w.data) {
-		return nil, 0, false, nil
+	if p, ok := j.parent[idx]; ok && p.Fingerprint == fp {
+		return &entry{Index: idx, Hash: p.Hash, Fingerprint: fp}, 0, nil
 	}
-	fp := xxhash.Sum64(w.data)
-	if p, ok := j.parent[w.idx]; ok && p.Fingerprint == fp {
-		return &entry{Index: w.idx, Hash: p.Hash, Fingerprint: fp}, 0, false, nil
-	}
-	h, added, err := j.s.putChunk(j.live, w.data)
+	h, added, err := j.s.putChunk(j.live, data)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, err
 	}
-	return &entry{Index: w.idx, Hash: h, Fingerprint: fp}, added, added > 0, nil
+	return &entry{Index: idx, Hash: h, Fingerprint: fp}, added, nil
 }
 
 // finish ends the copy-before-write and releases what the job held; its chunks

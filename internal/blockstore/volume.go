@@ -116,6 +116,7 @@ func (v *Volume) WriteAt(p []byte, off int64) (int, error) {
 	vs := v.state
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
+	vs.waitReads(off, int64(len(p)))
 	for _, c := range vs.captures {
 		if err := c.beforeWrite(v.f, off, int64(len(p))); err != nil {
 			return 0, err
