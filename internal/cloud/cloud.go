@@ -35,12 +35,17 @@ type Cloud struct {
 	defaults defaultVPCs
 	// blocks holds the bytes of volumes and snapshots (nil until UseBlocks).
 	blocks Blocks
+	// compute runs instances (nil until UseCompute).
+	compute Compute
 	// jobs runs the block store's background work (blockjobs.go).
 	jobs blockJobs
 }
 
 // UseBlocks gives the control plane its block store; call it before serving.
 func (c *Cloud) UseBlocks(b Blocks) { c.blocks = b }
+
+// UseCompute gives the control plane its instance driver; call it before serving.
+func (c *Cloud) UseCompute(d Compute) { c.compute = d }
 
 // Scope is an account in a region.
 type Scope = store.Scope
