@@ -10,70 +10,30 @@ import (
 	"strato/internal/store"
 )
 
-// Launch permissions of images are kept twice: on the image (what its owner
-// sees and changes) and as a grant in the grantee's scope (account ID, or
-// "all" for public images), so that an account finds the images others share
-// with it without reading every account's images.
-
-// kindImageGrant is the store kind of grants; a grant's ID is the image's.
-const kindImageGrant = "image-grant"
-
-// publicGrantee is the scope account of grants to every account.
-const publicGrantee = "all"
-
-type imageGrant struct {
-	ImageID string `json:"imageId"`
-	OwnerID string `json:"ownerId"`
-}
-
-var imageGrants = docKind[imageGrant]{
-	kind: kindImageGrant,
-	id:   func(g *imageGrant) string { return g.ImageID },
-	tags: func(*imageGrant) *map[string]string { return new(map[string]string) },
-}
+// Launch permissions of images are kept on the image (what its owner sees and
+// changes) and in the grant index (grants.go), so that an account finds the
+// images others share with it without reading every account's images.
 
 // setImageGrants makes the image public or not and gives launch permission to
 // exactly the accounts listed, keeping the grant index in step.
 func setImageGrants(tx store.Tx, s Scope, img *Image, public bool, accounts []string) error {
-	old := map[string]bool{}
-	if img.Public {
-		old[publicGrantee] = true
-	}
-	for _, a := range img.LaunchPermissions {
-		old[a] = true
-	}
-	want := map[string]bool{}
-	if public {
-		want[publicGrantee] = true
-	}
-	for _, a := range accounts {
-		want[a] = true
-	}
-	for g := range old {
-		if !want[g] {
-			err := imageGrants.remove(tx, Scope{Account: g, Region: s.Region}, img.ID)
-			var nf *NotFoundError
-			if err != nil && !errors.As(err, &nf) {
-				return err
-			}
+	grantees := func(public bool, accounts []string) []string {
+		out := slices.Clone(accounts)
+		if public {
+			out = append(out, PublicGroup)
 		}
+		return out
 	}
-	for g := range want {
-		if !old[g] {
-			grant := imageGrant{ImageID: img.ID, OwnerID: img.OwnerID}
-			if err := imageGrants.insert(tx, Scope{Account: g, Region: s.Region}, &grant, img.CreatedAt, nil); err != nil {
-				return err
-			}
-		}
+	users := slices.Clone(accounts)
+	slices.Sort(users)
+	users = slices.Compact(users)
+	if err := setGrants(tx, s, kindImageGrant, img.ID, grantees(img.Public, img.LaunchPermissions), grantees(public, users)); err != nil {
+		return err
 	}
-	img.Public = public
-	img.LaunchPermissions = slices.Sorted(func(yield func(string) bool) {
-		for a := range want {
-			if a != publicGrantee && !yield(a) {
-				return
-			}
-		}
-	})
+	if len(users) == 0 {
+		users = nil
+	}
+	img.Public, img.LaunchPermissions = public, users
 	return nil
 }
 
@@ -93,15 +53,12 @@ func findVisibleImage(tx store.Tx, s Scope, id string) (Image, error) {
 	if !errors.As(err, &nf) {
 		return img, err
 	}
-	for _, grantee := range []string{s.Account, publicGrantee} {
-		g, gerr := imageGrants.get(tx, Scope{Account: grantee, Region: s.Region}, id)
-		if errors.As(gerr, &nf) {
-			continue
-		}
-		if gerr != nil {
-			return Image{}, gerr
-		}
-		return images.get(tx, Scope{Account: g.OwnerID, Region: s.Region}, id)
+	owner, ok, gerr := grantOwner(tx, s, kindImageGrant, id)
+	if gerr != nil {
+		return Image{}, gerr
+	}
+	if ok {
+		return images.get(tx, owner, id)
 	}
 	if aliased, ok, aerr := aliasedImage(tx, s, id); ok || aerr != nil {
 		return aliased, aerr
@@ -111,17 +68,17 @@ func findVisibleImage(tx store.Tx, s Scope, id string) (Image, error) {
 
 // grantedImages reads the images shared with a grantee in the scope's Region.
 func grantedImages(tx store.Tx, s Scope, grantee string) ([]Image, error) {
-	grants, err := imageGrants.load(tx, Scope{Account: grantee, Region: s.Region}, nil, nil)
+	grants, err := grantedTo(tx, s.Region, kindImageGrant, grantee)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Image, 0, len(grants))
 	for _, g := range grants {
-		if g.OwnerID == s.Account {
+		if g.Owner == s.Account {
 			continue // the caller's own, listed already
 		}
-		owner := Scope{Account: g.OwnerID, Region: s.Region}
-		img, err := images.get(tx, owner, g.ImageID)
+		owner := Scope{Account: g.Owner, Region: s.Region}
+		img, err := images.get(tx, owner, g.Resource)
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +189,7 @@ func (c *Cloud) DescribeImages(ctx context.Context, s Scope, q ImageQuery) ([]Im
 		for i := range list {
 			list[i].State = settledImageState(tx, s, &list[i])
 		}
-		for _, grantee := range []string{s.Account, publicGrantee} {
+		for _, grantee := range []string{s.Account, PublicGroup} {
 			shared, err := grantedImages(tx, s, grantee)
 			if err != nil {
 				return err

@@ -80,11 +80,15 @@ func (c *Cloud) ImageAliases(ctx context.Context, region string) ([]ImageAlias, 
 
 // publicImage finds an image every account may launch.
 func publicImage(tx store.Tx, region, id string) (Image, error) {
-	g, err := imageGrants.get(tx, Scope{Account: publicGrantee, Region: region}, id)
+	// A scope of the public grantee itself finds only public grants.
+	owner, ok, err := grantOwner(tx, Scope{Account: PublicGroup, Region: region}, kindImageGrant, id)
 	if err != nil {
+		return Image{}, err
+	}
+	if !ok {
 		return Image{}, &NotFoundError{Kind: KindImage, ID: id}
 	}
-	return images.get(tx, Scope{Account: g.OwnerID, Region: region}, id)
+	return images.get(tx, owner, id)
 }
 
 // ResolveUnknownImages makes well-formed AMI IDs that name no image resolve to the
@@ -119,7 +123,7 @@ func aliasedImage(tx store.Tx, s Scope, id string) (Image, bool, error) {
 		return Image{}, false, nil
 	}
 	// No default alias: the cloud's newest public image.
-	public, err := grantedImages(tx, s, publicGrantee)
+	public, err := grantedImages(tx, s, PublicGroup)
 	var newest *Image
 	for i := range public {
 		if public[i].OwnerID == CloudOwnerID && (newest == nil || public[i].CreatedAt.After(newest.CreatedAt)) {
