@@ -87,7 +87,7 @@ var (
 
 type contentInfo struct {
 	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	Content     asn1.RawValue // [0] EXPLICIT, built by hand: Marshal ignores tags on a RawValue
 }
 
 type signedData struct {
@@ -140,7 +140,7 @@ func (s *Ed25519Signer) PKCS7(document []byte) ([]byte, error) {
 	}
 	return asn1.Marshal(contentInfo{
 		ContentType: oidSignedData,
-		Content:     asn1.RawValue{FullBytes: inner},
+		Content:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner},
 	})
 }
 
@@ -150,9 +150,9 @@ func (s *Ed25519Signer) PKCS7(document []byte) ([]byte, error) {
 func VerifyPKCS7(der []byte, cert *x509.Certificate) ([]byte, error) {
 	var ci contentInfo
 	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("imds: pkcs7: not a ContentInfo")
+		return nil, fmt.Errorf("imds: pkcs7: not a ContentInfo: %v", err)
 	}
-	if !ci.ContentType.Equal(oidSignedData) {
+	if !ci.ContentType.Equal(oidSignedData) || ci.Content.Class != asn1.ClassContextSpecific || ci.Content.Tag != 0 {
 		return nil, fmt.Errorf("imds: pkcs7: not SignedData")
 	}
 	var sd signedData
