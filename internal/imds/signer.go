@@ -1,8 +1,10 @@
 package imds
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -83,7 +85,14 @@ var (
 	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
 	oidSHA512     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 	oidEd25519    = asn1.ObjectIdentifier{1, 3, 101, 112}
+	oidAttrType   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	oidAttrDigest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
 )
+
+type attribute struct {
+	Type   asn1.ObjectIdentifier
+	Values []asn1.RawValue `asn1:"set"`
+}
 
 type contentInfo struct {
 	ContentType asn1.ObjectIdentifier
@@ -112,13 +121,19 @@ type signerInfo struct {
 	Version            int
 	SID                issuerAndSerial
 	DigestAlgorithm    pkix.AlgorithmIdentifier
+	SignedAttrs        asn1.RawValue `asn1:"optional,tag:0"`
 	SignatureAlgorithm pkix.AlgorithmIdentifier
 	Signature          []byte
 }
 
-// PKCS7 is a CMS SignedData (RFC 5652) of document with an Ed25519 signature over the
-// document itself and no signed attributes (RFC 8419), carrying the certificate.
+// PKCS7 is a CMS SignedData (RFC 5652) of document with an Ed25519 signature (RFC 8419)
+// over the signed attributes content-type and message-digest (SHA-512 of the document),
+// carrying the certificate: the usual CMS form, which generic CMS verifiers expect.
 func (s *Ed25519Signer) PKCS7(document []byte) ([]byte, error) {
+	attrs, err := signedAttributes(document)
+	if err != nil {
+		return nil, err
+	}
 	sd := signedData{
 		Version:          1,
 		DigestAlgorithms: []pkix.AlgorithmIdentifier{{Algorithm: oidSHA512}},
@@ -130,8 +145,10 @@ func (s *Ed25519Signer) PKCS7(document []byte) ([]byte, error) {
 			Version:            1,
 			SID:                issuerAndSerial{Issuer: asn1.RawValue{FullBytes: s.cert.RawIssuer}, Serial: s.cert.SerialNumber},
 			DigestAlgorithm:    pkix.AlgorithmIdentifier{Algorithm: oidSHA512},
+			SignedAttrs:        asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: attrs},
 			SignatureAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oidEd25519},
-			Signature:          ed25519.Sign(s.key, document),
+			// The signature covers the attributes encoded as a SET OF (RFC 5652 §5.4).
+			Signature: ed25519.Sign(s.key, asSet(attrs)),
 		}},
 	}
 	inner, err := asn1.Marshal(sd)
@@ -170,8 +187,50 @@ func VerifyPKCS7(der []byte, cert *x509.Certificate) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("imds: pkcs7: certificate key is not Ed25519")
 	}
-	if !ed25519.Verify(pub, sd.EncapContentInfo.EContent, si.Signature) {
+	content := sd.EncapContentInfo.EContent
+	want, err := signedAttributes(content)
+	if err != nil {
+		return nil, err
+	}
+	// Only the attributes this signer writes are accepted, so comparing their encoding
+	// checks the message digest too.
+	if !bytes.Equal(si.SignedAttrs.Bytes, want) {
+		return nil, fmt.Errorf("imds: pkcs7: signed attributes do not match the content")
+	}
+	if !ed25519.Verify(pub, asSet(si.SignedAttrs.Bytes), si.Signature) {
 		return nil, fmt.Errorf("imds: pkcs7: bad signature")
 	}
-	return sd.EncapContentInfo.EContent, nil
+	return content, nil
+}
+
+// signedAttributes is the content of the signed attributes for document (the elements,
+// without the SET header), in DER order.
+func signedAttributes(document []byte) ([]byte, error) {
+	digest := sha512.Sum512(document)
+	typeValue, err := asn1.Marshal(oidData)
+	if err != nil {
+		return nil, err
+	}
+	digestValue, err := asn1.Marshal(digest[:])
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	for _, a := range []attribute{
+		{Type: oidAttrType, Values: []asn1.RawValue{{FullBytes: typeValue}}},
+		{Type: oidAttrDigest, Values: []asn1.RawValue{{FullBytes: digestValue}}},
+	} {
+		der, err := asn1.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, der...)
+	}
+	return out, nil
+}
+
+// asSet wraps DER elements in a SET header.
+func asSet(elements []byte) []byte {
+	der, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: elements})
+	return der
 }
