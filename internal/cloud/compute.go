@@ -1,6 +1,19 @@
 package cloud
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// Errors every driver wraps, tested with errors.Is (internal/compute names them
+// too; they live here so the control plane can test for them).
+var (
+	// ErrComputeNotFound: the driver has no such instance (Status also reports
+	// State "gone"). Create and Destroy never answer it: they are repeat-safe.
+	ErrComputeNotFound = errors.New("compute: no such instance")
+	// ErrComputeInvalidState: the instance cannot do that now.
+	ErrComputeInvalidState = errors.New("compute: invalid state for this operation")
+)
 
 // Compute is how the control plane runs instances: the driver the operator chose
 // (internal/compute: mock, container, qemu). The control plane keeps the EC2 state
@@ -26,7 +39,8 @@ type Compute interface {
 	AttachVolume(ctx context.Context, id string, dev BlockDevice) error
 	DetachVolume(ctx context.Context, id, device string) error
 	// Status reports what the instance is doing now, for status checks and for
-	// adopting instances after strato restarts.
+	// adopting instances after strato restarts; an unknown instance is
+	// {State: "gone"} with ErrComputeNotFound.
 	Status(ctx context.Context, id string) (InstanceRuntime, error)
 	// ConsoleOutput is the instance's console log so far.
 	ConsoleOutput(ctx context.Context, id string) ([]byte, error)

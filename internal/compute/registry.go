@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -16,10 +15,10 @@ import (
 // control plane can tell a lost instance from a request made at the wrong time.
 var (
 	// ErrNotFound: the driver has no instance with that ID.
-	ErrNotFound = errors.New("compute: no such instance")
+	ErrNotFound = cloud.ErrComputeNotFound
 	// ErrInvalidState: the instance cannot do that now (rebooting a stopped
 	// instance, a device name already holding another volume).
-	ErrInvalidState = errors.New("compute: invalid state for this operation")
+	ErrInvalidState = cloud.ErrComputeInvalidState
 )
 
 // Options is what a driver is opened with.
