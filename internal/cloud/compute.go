@@ -38,6 +38,10 @@ type Compute interface {
 	// AttachVolume and DetachVolume hot-plug a block device at a device name.
 	AttachVolume(ctx context.Context, id string, dev BlockDevice) error
 	DetachVolume(ctx context.Context, id, device string) error
+	// AttachInterface and DetachInterface hot-plug a network interface
+	// (AttachNetworkInterface on a running or stopped instance).
+	AttachInterface(ctx context.Context, id string, nic InterfaceSpec) error
+	DetachInterface(ctx context.Context, id, interfaceID string) error
 	// Status reports what the instance is doing now, for status checks and for
 	// adopting instances after strato restarts; an unknown instance is
 	// {State: "gone"} with ErrComputeNotFound.

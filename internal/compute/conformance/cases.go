@@ -120,6 +120,27 @@ func testVolumes(t *testing.T, s *suite) {
 	s.waitState(id, "running")
 }
 
+// testInterfaces: a second interface hot-plugs and unplugs while running; the
+// same one twice is a no-op, another at a used device index is refused, and the
+// primary interface stays.
+func testInterfaces(t *testing.T, s *suite) {
+	id, spec := s.running()
+	second := cloud.InterfaceSpec{ID: "eni-0123456789abcdef1", DeviceIndex: 1, MAC: "0e:00:00:00:00:02",
+		PrivateIPs: []string{"10.0.1.20"}, SubnetCIDR: "10.0.1.0/24", Gateway: "10.0.1.1"}
+	s.must("AttachInterface (running)", s.d.AttachInterface(ctx(t), id, second))
+	s.must("AttachInterface again", s.d.AttachInterface(ctx(t), id, second))
+	clash := second
+	clash.ID = "eni-0123456789abcdef2"
+	wantErr(t, "AttachInterface(another at a used device index)", s.d.AttachInterface(ctx(t), id, clash), compute.ErrInvalidState)
+	s.waitState(id, "running")
+	s.must("DetachInterface", s.d.DetachInterface(ctx(t), id, second.ID))
+	s.must("DetachInterface again", s.d.DetachInterface(ctx(t), id, second.ID))
+	if len(spec.Interfaces) > 0 {
+		wantErr(t, "DetachInterface(primary)", s.d.DetachInterface(ctx(t), id, spec.Interfaces[0].ID), compute.ErrInvalidState)
+	}
+	s.waitState(id, "running")
+}
+
 // testConsole: a booted instance has a console log, which grows across reboots
 // and survives a stop (EC2 shows the last output of a stopped instance).
 func testConsole(t *testing.T, s *suite) {

@@ -174,6 +174,42 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 	})
 }
 
+func (d *Driver) AttachInterface(ctx context.Context, id string, nic cloud.InterfaceSpec) error {
+	return d.change(ctx, id, false, func(in *instance) error {
+		for _, have := range in.Spec.Interfaces {
+			switch {
+			case have.ID == nic.ID:
+				return nil // the same interface again: a no-op
+			case have.DeviceIndex == nic.DeviceIndex:
+				return fmt.Errorf("compute mock: attach %s to %s: %w: device index %d holds %s",
+					nic.ID, id, compute.ErrInvalidState, nic.DeviceIndex, have.ID)
+			}
+		}
+		in.Spec.Interfaces = append(in.Spec.Interfaces, nic)
+		if in.State == StateRunning {
+			d.log(in, fmt.Sprintf("vif: eth%d (%s): link up", nic.DeviceIndex, nic.MAC))
+		}
+		return nil
+	})
+}
+
+func (d *Driver) DetachInterface(ctx context.Context, id, interfaceID string) error {
+	return d.change(ctx, id, false, func(in *instance) error {
+		i := slices.IndexFunc(in.Spec.Interfaces, func(n cloud.InterfaceSpec) bool { return n.ID == interfaceID })
+		if i < 0 {
+			return nil // not attached: detaching again is a no-op
+		}
+		if in.Spec.Interfaces[i].DeviceIndex == 0 {
+			return fmt.Errorf("compute mock: detach %s from %s: %w: the primary interface", interfaceID, id, compute.ErrInvalidState)
+		}
+		if in.State == StateRunning {
+			d.log(in, fmt.Sprintf("vif: eth%d: removed", in.Spec.Interfaces[i].DeviceIndex))
+		}
+		in.Spec.Interfaces = slices.Delete(in.Spec.Interfaces, i, i+1)
+		return nil
+	})
+}
+
 // Status reports the instance. For an ID mock does not have, the runtime says
 // "gone" and the error wraps compute.ErrNotFound, so a caller may look at either.
 func (d *Driver) Status(ctx context.Context, id string) (cloud.InstanceRuntime, error) {
