@@ -19,6 +19,8 @@ import (
 	"strato/internal/awsapi/throttle"
 	"strato/internal/blockstore"
 	"strato/internal/catalog"
+	"strato/internal/compute"
+	_ "strato/internal/compute/mock" // the mock driver registers itself
 	"strato/internal/cloud"
 	"strato/internal/ec2"
 	"strato/internal/kms"
@@ -135,6 +137,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer blocks.Close()
 	c.UseBlocks(blocks)
+	drv, err := compute.Open(driver, compute.Options{DataDir: cfg.DataDir, Log: log})
+	if err != nil {
+		return fmt.Errorf("driver %s: %w", driver, err)
+	}
+	c.UseCompute(drv)
 	// Background work stops before the block store closes (defers run in reverse).
 	defer c.Close()
 	if err := c.ResumeBlockJobs(ctx); err != nil {
