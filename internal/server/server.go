@@ -19,9 +19,9 @@ import (
 	"strato/internal/awsapi/throttle"
 	"strato/internal/blockstore"
 	"strato/internal/catalog"
+	"strato/internal/cloud"
 	"strato/internal/compute"
 	_ "strato/internal/compute/mock" // the mock driver registers itself
-	"strato/internal/cloud"
 	"strato/internal/ec2"
 	"strato/internal/kms"
 	"strato/internal/store/sqlite"
