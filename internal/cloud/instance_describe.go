@@ -11,8 +11,8 @@ import (
 // its volumes and interfaces.
 type InstanceView struct {
 	Instance
-	Volumes    []Volume
-	Interfaces []NetworkInterface
+	Volumes    []Volume           `json:"volumes,omitempty"`
+	Interfaces []NetworkInterface `json:"interfaces,omitempty"`
 }
 
 // Device is the attachment of a volume to the viewed instance.

@@ -189,3 +189,63 @@ func interfacesOfInstance(tx store.Tx, s Scope, id string) ([]NetworkInterface, 
 	}
 	return out, nil
 }
+
+// ResumeInstances redoes, after a restart, the background work of instances
+// left between states: pending ones are launched or started, stopping ones
+// stopped, shutting-down ones terminated. Call it after UseCompute and
+// ResumeBlockJobs, before serving.
+func (c *Cloud) ResumeInstances(ctx context.Context) error {
+	if c.compute == nil {
+		return errNoCompute
+	}
+	var pending []Instance
+	err := c.view(ctx, func(tx store.Tx) error {
+		accounts, err := tx.ListAccounts()
+		if err != nil {
+			return err
+		}
+		for _, a := range accounts {
+			for _, r := range catalog.Regions() {
+				list, err := instances.load(tx, Scope{Account: a.ID, Region: r.Name}, nil, nil)
+				if err != nil {
+					return err
+				}
+				for _, in := range list {
+					switch in.State {
+					case InstancePending, InstanceStopping, InstanceShuttingDown:
+						pending = append(pending, in)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, in := range pending {
+		s := Scope{Account: in.OwnerID, Region: in.Region}
+		id := in.ID
+		switch in.State {
+		case InstancePending:
+			// Create and Start are repeat-safe: a stopped instance restarting
+			// is created already, a new one is made.
+			c.launchInstance(s, id)
+		case InstanceStopping:
+			c.instanceWork(s, id, "stop", func(ctx context.Context) error {
+				if err := c.compute.Stop(ctx, id, false); err != nil {
+					return err
+				}
+				return c.settleState(ctx, s, id, InstanceStopping, InstanceStopped)
+			})
+		case InstanceShuttingDown:
+			c.instanceWork(s, id, "terminate", func(ctx context.Context) error {
+				if err := c.compute.Destroy(ctx, id); err != nil {
+					return err
+				}
+				return c.finishTerminate(ctx, s, id, reasonUserShutdown, reasonUserShutdownMsg)
+			})
+		}
+	}
+	return nil
+}

@@ -38,9 +38,10 @@ type RunRequest struct {
 
 // Reservation is the instances one RunInstances call made.
 type Reservation struct {
-	ID        string     `json:"id"`
-	OwnerID   string     `json:"ownerId"`
-	Instances []Instance `json:"instances"`
+	ID      string `json:"id"`
+	OwnerID string `json:"ownerId"`
+	// Instances are shown with their root volume and interface, as RunInstances answers.
+	Instances []InstanceView `json:"instances"`
 }
 
 func (r *RunRequest) validate() error {
@@ -198,7 +199,11 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 			return Reservation{}, err
 		}
 		in.LaunchTime = now
-		r.Instances = append(r.Instances, in)
+		v, err := viewInstance(tx, s, in)
+		if err != nil {
+			return Reservation{}, err
+		}
+		r.Instances = append(r.Instances, v)
 	}
 	return r, nil
 }

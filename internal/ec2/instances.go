@@ -61,7 +61,7 @@ func (s *Service) runInstances(ctx context.Context, c *awsapi.EC2Call, in *ec2ap
 	}
 	out := &ec2api.Reservation{ReservationId: ptr(r.ID), OwnerId: ptr(r.OwnerID), Groups: []ec2api.GroupIdentifier{}}
 	for _, i := range r.Instances {
-		out.Instances = append(out.Instances, apiInstance(cloud.InstanceView{Instance: i}))
+		out.Instances = append(out.Instances, apiInstance(i))
 	}
 	return out, nil
 }

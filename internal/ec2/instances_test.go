@@ -36,7 +36,7 @@ func TestRunAndDescribeInstancesAPI(t *testing.T) {
 	body := mustCall(t, d, "RunInstances", "ImageId", ami, "InstanceType", "t3.micro", "MinCount", "1", "MaxCount", "2",
 		"KeyName", "k", "Placement.AvailabilityZone", "us-east-1b",
 		"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "web")
-	for _, want := range []string{"<reservationId>r-", "<code>0</code><name>pending</name>", "<availabilityZone>us-east-1b</availabilityZone>", "<keyName>k</keyName>", "<amiLaunchIndex>1</amiLaunchIndex>"} {
+	for _, want := range []string{"<reservationId>r-", "<code>0</code><name>pending</name>", "<availabilityZone>us-east-1b</availabilityZone>", "<keyName>k</keyName>", "<amiLaunchIndex>1</amiLaunchIndex>", "<networkInterfaceId>eni-", "<status>attaching</status>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("RunInstances lacks %s: %s", want, body)
 		}
