@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"strato/internal/catalog"
 	"strato/internal/store"
@@ -188,8 +189,19 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 		groups = append(groups, g.ID)
 	}
 	now := c.clock.Now()
+	live, err := purgeGoneInstances(tx, s, now)
+	if err != nil {
+		return Reservation{}, err
+	}
 	r := Reservation{ID: NewID("r"), OwnerID: s.Account}
 	for i := range req.MaxCount {
+		// Terminated instances do not count against the quota.
+		if err := checkQuota(tx, s.Account, QuotaInstances, live+int(i)); err != nil {
+			if i >= req.MinCount {
+				break
+			}
+			return Reservation{}, err
+		}
 		in, err := c.runOne(tx, s, token, req, &img, root, it, sn, groups, r.ID, i)
 		if err != nil {
 			// Past MinCount a lack of room ends the launch; before, it fails it all.
@@ -206,6 +218,26 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 		r.Instances = append(r.Instances, v)
 	}
 	return r, nil
+}
+
+// purgeGoneInstances deletes the scope's instances terminated more than
+// TerminatedVisibility ago and counts the others not terminated.
+func purgeGoneInstances(tx store.Tx, s Scope, now time.Time) (live int, err error) {
+	all, err := instances.load(tx, s, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	for _, in := range all {
+		switch {
+		case in.goneAt(now):
+			if err := instances.remove(tx, s, in.ID); err != nil {
+				return 0, err
+			}
+		case in.State != InstanceTerminated:
+			live++
+		}
+	}
+	return live, nil
 }
 
 func isCapacityError(err error) bool {
@@ -268,9 +300,6 @@ func launchSubnet(tx store.Tx, s Scope, subnetID, zone string) (Subnet, error) {
 // runOne records one instance of a launch with its interface and root volume.
 func (c *Cloud) runOne(tx store.Tx, s Scope, token string, req RunRequest, img *Image, root *ImageBlockDevice, it catalog.InstanceType, sn Subnet, groups []string, reservation string, index int32) (Instance, error) {
 	now := c.clock.Now()
-	if err := checkCount(tx, s, KindInstance, QuotaInstances); err != nil {
-		return Instance{}, err
-	}
 	in := Instance{
 		ID: NewID("i"), ReservationID: reservation, OwnerID: s.Account, Region: s.Region, LaunchIndex: index,
 		ImageID: img.ID, InstanceType: it.InstanceType, Architecture: img.Architecture, KeyName: req.KeyName,

@@ -232,3 +232,29 @@ func TestRunInstancesWithoutDriver(t *testing.T) {
 		t.Fatal("RunInstances without a driver worked")
 	}
 }
+
+func TestInstanceLimitExceededAndMinCount(t *testing.T) {
+	f := newInstanceFixture(t)
+	ctx := context.Background()
+	if err := f.c.EnsureAccount(ctx, instScope.Account, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.SetQuota(ctx, instScope.Account, cloud.QuotaInstances, 2); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.c.RunInstances(ctx, instScope, "", cloud.RunRequest{ImageID: f.image.ID, SubnetID: f.subnet.ID, InstanceType: "t3.micro", MinCount: 3, MaxCount: 3})
+	wantCode(t, "", err, "InstanceLimitExceeded")
+	// Up to MaxCount when only MinCount fits.
+	r := f.run(t, cloud.RunRequest{MinCount: 1, MaxCount: 5})
+	if len(r.Instances) != 2 {
+		t.Fatalf("launched %d, want the 2 the quota allows", len(r.Instances))
+	}
+	f.c.WaitBlockJobs()
+	// Terminated instances free their place.
+	if _, err := f.c.TerminateInstances(ctx, instScope, []string{r.Instances[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	f.run(t, cloud.RunRequest{})
+	f.c.WaitBlockJobs()
+}
