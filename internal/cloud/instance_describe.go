@@ -1,0 +1,137 @@
+package cloud
+
+import (
+	"context"
+
+	"strato/internal/cloud/filter"
+	"strato/internal/store"
+)
+
+// InstanceView is an instance as DescribeInstances shows it: the document with
+// its volumes and interfaces.
+type InstanceView struct {
+	Instance
+	Volumes    []Volume           `json:"volumes,omitempty"`
+	Interfaces []NetworkInterface `json:"interfaces,omitempty"`
+}
+
+// Device is the attachment of a volume to the viewed instance.
+func (v *InstanceView) Device(vol *Volume) VolumeAttachment {
+	for _, a := range vol.Attachments {
+		if a.InstanceID == v.ID {
+			return a
+		}
+	}
+	return VolumeAttachment{}
+}
+
+func one(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+var instanceFields = filter.Fields[InstanceView]{
+	"instance-id":         func(v InstanceView) []string { return one(v.ID) },
+	"reservation-id":      func(v InstanceView) []string { return one(v.ReservationID) },
+	"instance-state-name": func(v InstanceView) []string { return one(v.State) },
+	"instance-state-code": func(v InstanceView) []string { return intValue(int(InstanceStateCode(v.State))) },
+	"instance-type":       func(v InstanceView) []string { return one(v.InstanceType) },
+	"image-id":            func(v InstanceView) []string { return one(v.ImageID) },
+	"subnet-id":           func(v InstanceView) []string { return one(v.SubnetID) },
+	"vpc-id":              func(v InstanceView) []string { return one(v.VpcID) },
+	"private-ip-address":  func(v InstanceView) []string { return one(v.PrivateIP) },
+	"private-dns-name":    func(v InstanceView) []string { return one(v.PrivateDNSName()) },
+	"key-name":            func(v InstanceView) []string { return one(v.KeyName) },
+	"availability-zone":   func(v InstanceView) []string { return one(v.AvailabilityZone) },
+	"architecture":        func(v InstanceView) []string { return one(v.Architecture) },
+	"root-device-type":    func(v InstanceView) []string { return one(v.RootDeviceType) },
+	"root-device-name":    func(v InstanceView) []string { return one(v.RootDeviceName) },
+	"owner-id":            func(v InstanceView) []string { return one(v.OwnerID) },
+	"client-token":        func(v InstanceView) []string { return one(v.ClientToken) },
+	"launch-index":        func(v InstanceView) []string { return intValue(int(v.LaunchIndex)) },
+	"instance.group-id": func(v InstanceView) []string {
+		var out []string
+		for _, g := range v.Groups {
+			out = append(out, g.ID)
+		}
+		return out
+	},
+	"instance.group-name": func(v InstanceView) []string {
+		var out []string
+		for _, g := range v.Groups {
+			out = append(out, g.Name)
+		}
+		return out
+	},
+	"network-interface.network-interface-id": func(v InstanceView) []string {
+		var out []string
+		for _, n := range v.Interfaces {
+			out = append(out, n.ID)
+		}
+		return out
+	},
+	"block-device-mapping.volume-id": func(v InstanceView) []string {
+		var out []string
+		for _, vol := range v.Volumes {
+			out = append(out, vol.ID)
+		}
+		return out
+	},
+	"block-device-mapping.device-name": func(v InstanceView) []string {
+		var out []string
+		for _, vol := range v.Volumes {
+			out = append(out, v.Device(&vol).Device)
+		}
+		return out
+	},
+}
+
+// DescribeInstances lists the scope's instances (by ID, each must exist, or
+// all), terminated ones for an hour after termination, filtered and paginated
+// (MaxResults 5..1000, not with IDs).
+func (c *Cloud) DescribeInstances(ctx context.Context, s Scope, ids []string, filters []filter.Filter, page Page) ([]InstanceView, string, error) {
+	m, err := filter.Compile(filters, instanceFields, func(v InstanceView) map[string]string { return v.Tags })
+	if err != nil {
+		return nil, "", err
+	}
+	var views []InstanceView
+	if err := c.view(ctx, func(tx store.Tx) error {
+		list, err := instances.load(tx, s, ids, nil)
+		if err != nil {
+			return err
+		}
+		now := txNow(tx)
+		for _, in := range list {
+			if in.goneAt(now) {
+				if len(ids) > 0 {
+					return &NotFoundError{Kind: KindInstance, ID: in.ID}
+				}
+				continue
+			}
+			v, err := viewInstance(tx, s, in)
+			if err != nil {
+				return err
+			}
+			views = append(views, v)
+		}
+		return nil
+	}); err != nil {
+		return nil, "", err
+	}
+	return PageOf(c, s, "DescribeInstances", filters, page, 5, 1000, m.Filter(views), func(v InstanceView) string { return v.ID })
+}
+
+func viewInstance(tx store.Tx, s Scope, in Instance) (InstanceView, error) {
+	v := InstanceView{Instance: in}
+	if in.State == InstanceTerminated {
+		return v, nil
+	}
+	var err error
+	if v.Volumes, err = volumesOfInstance(tx, s, in.ID); err != nil {
+		return v, err
+	}
+	v.Interfaces, err = interfacesOfInstance(tx, s, in.ID)
+	return v, err
+}
