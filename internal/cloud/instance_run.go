@@ -324,6 +324,7 @@ func (c *Cloud) runOne(tx store.Tx, s Scope, token string, req RunRequest, img *
 	vol, err := c.createVolume(tx, s, VolumeRequest{
 		AvailabilityZone: sn.AvailabilityZone, Size: e.VolumeSize, SnapshotID: e.SnapshotID, VolumeType: orDefault(e.VolumeType, DefaultVolumeType),
 		IOPS: e.IOPS, Throughput: e.Throughput, Encrypted: e.Encrypted, Tags: req.VolumeTags,
+		imageOwner: &Scope{Account: img.OwnerID, Region: s.Region},
 	})
 	if err != nil {
 		return Instance{}, err

@@ -258,3 +258,35 @@ func TestInstanceLimitExceededAndMinCount(t *testing.T) {
 	f.run(t, cloud.RunRequest{})
 	f.c.WaitBlockJobs()
 }
+
+// Another account's public image launches without any grant on its snapshots,
+// as on AWS (strato's own base images are launched this way).
+func TestRunAnotherAccountsPublicImage(t *testing.T) {
+	f := newInstanceFixture(t)
+	ctx := context.Background()
+	user := cloud.Scope{Account: "444455556666", Region: instScope.Region}
+	vpc, err := f.c.CreateVPC(ctx, user, cloud.VPCRequest{CIDR: "10.9.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := f.c.CreateSubnet(ctx, user, cloud.SubnetRequest{VpcID: vpc.ID, CIDR: "10.9.1.0/24", AvailabilityZone: "us-east-1a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := cloud.RunRequest{ImageID: f.image.ID, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1, SubnetID: sn.ID}
+	if _, err := f.c.RunInstances(ctx, user, "", req); err == nil {
+		t.Fatal("another account launched a private image")
+	}
+	if err := f.c.ModifyImageLaunchPermission(ctx, instScope, f.image.ID, cloud.LaunchPermissionChange{AddAll: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.c.RunInstances(ctx, user, "", req)
+	if err != nil {
+		t.Fatalf("launching another account's public image: %v", err)
+	}
+	f.c.WaitBlockJobs()
+	list, _, err := f.c.DescribeInstances(ctx, user, []string{r.Instances[0].ID}, nil, cloud.Page{})
+	if err != nil || len(list) != 1 || list[0].State != "running" {
+		t.Fatalf("the instance: %+v %v", list, err)
+	}
+}

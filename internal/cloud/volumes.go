@@ -30,6 +30,10 @@ type VolumeRequest struct {
 	KMSKeyID         string
 	MultiAttach      bool
 	Tags             []Tag
+	// imageOwner, set by launches, is the owner of the image whose snapshot the
+	// volume is restored from: launching an image needs no grant on its
+	// snapshots, as on AWS.
+	imageOwner *Scope
 }
 
 // CreateVolume makes a volume: recorded as creating, then made (or restored
@@ -84,7 +88,13 @@ func (c *Cloud) createVolume(tx store.Tx, s Scope, req VolumeRequest) (Volume, e
 	var snap Snapshot
 	if req.SnapshotID != "" {
 		var owner Scope
-		if snap, owner, err = visibleSnapshot(tx, s, req.SnapshotID); err != nil {
+		if req.imageOwner != nil {
+			owner = *req.imageOwner
+			snap, err = snapshots.get(tx, owner, req.SnapshotID)
+		} else {
+			snap, owner, err = visibleSnapshot(tx, s, req.SnapshotID)
+		}
+		if err != nil {
 			return Volume{}, err
 		}
 		if snap.State != SnapshotCompleted {

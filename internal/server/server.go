@@ -147,6 +147,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := c.ResumeBlockJobs(ctx); err != nil {
 		return fmt.Errorf("resuming unfinished volume and snapshot work: %w", err)
 	}
+	if err := c.ResumeInstances(ctx); err != nil {
+		return fmt.Errorf("resuming unfinished instance work: %w", err)
+	}
 
 	if cfg.Dev {
 		if err := c.EnsureAccount(ctx, cfg.AccountID, "development"); err != nil {
