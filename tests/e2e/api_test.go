@@ -60,7 +60,7 @@ func TestProtocolAnswers(t *testing.T) {
 	}{
 		{"GET query string", http.MethodGet, "Action=DescribeRegions&Version=2016-11-15&RegionName.1=us-west-2", 200, "<regionName>us-west-2</regionName>"},
 		{"POST form", http.MethodPost, "Action=DescribeAccountAttributes&Version=2016-11-15&AttributeName.1=supported-platforms", 200, "<attributeValue>VPC</attributeValue>"},
-		{"operation not implemented yet", http.MethodPost, "Action=DescribeInstances&Version=2016-11-15", 400, "<Code>UnsupportedOperation</Code><Message>The operation DescribeInstances is not supported"},
+		{"operation not implemented yet", http.MethodPost, "Action=DescribeSpotPriceHistory&Version=2016-11-15", 400, "<Code>UnsupportedOperation</Code><Message>The operation DescribeSpotPriceHistory is not supported"},
 		{"action not in the model", http.MethodPost, "Action=LaunchRockets&Version=2016-11-15", 400, "<Code>InvalidAction</Code>"},
 		{"unknown parameter", http.MethodPost, "Action=DescribeRegions&Version=2016-11-15&Bogus=1", 400, "<Code>UnknownParameter</Code>"},
 		{"missing parameter", http.MethodPost, "Action=CreateKeyPair&Version=2016-11-15", 400, "<Code>MissingParameter</Code><Message>The request must contain the parameter KeyName"},

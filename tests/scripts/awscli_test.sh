@@ -241,9 +241,9 @@ test_error_bad_public_key() {
 }
 
 test_error_unsupported_operation() {
-	awsx ec2 describe-instances >/dev/null
+	awsx ec2 describe-spot-price-history >/dev/null
 	expect_error $? UnsupportedOperation || return 1
-	grep -q DescribeInstances "$ERR" || fail "the message does not name DescribeInstances: $(cat "$ERR")"
+	grep -q DescribeSpotPriceHistory "$ERR" || fail "the message does not name DescribeSpotPriceHistory: $(cat "$ERR")"
 }
 
 test_error_bad_signature() {

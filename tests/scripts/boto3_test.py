@@ -221,9 +221,9 @@ class KeyPairs(Base):
             self.ec2.import_key_pair(KeyName=PREFIX + "bad", PublicKeyMaterial=b"ssh-rsa AAAAnotakey")
         self.assertCode(cm, "InvalidKey.Format")
         with self.assertRaises(ClientError) as cm:
-            self.ec2.describe_instances()
+            self.ec2.describe_spot_price_history()
         err = self.assertCode(cm, "UnsupportedOperation")
-        self.assertIn("DescribeInstances", err["Message"])
+        self.assertIn("DescribeSpotPriceHistory", err["Message"])
 
     def test_missing_parameter(self):
         with self.assertRaises(ClientError) as cm:
