@@ -1,6 +1,8 @@
 package ec2
 
 import (
+	"encoding/base64"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -106,5 +108,23 @@ func TestInstanceLifecycleAPI(t *testing.T) {
 		{name: "terminated", action: "DescribeInstances", params: []string{"InstanceId.1", id2}, contains: "<code>48</code><name>terminated</name>"},
 		{name: "start terminated", action: "StartInstances", params: []string{"InstanceId.1", id2}, code: "IncorrectInstanceState"},
 		{name: "terminate again", action: "TerminateInstances", params: []string{"InstanceId.1", id2}, contains: "<previousState><code>48</code><name>terminated</name></previousState>"},
+	})
+}
+
+func TestGetConsoleOutput(t *testing.T) {
+	d, c, ami := newInstanceService(t)
+	id := idIn(t, mustCall(t, d, "RunInstances", "ImageId", ami, "InstanceType", "t3.micro", "MinCount", "1", "MaxCount", "1"), "instanceId", "i")
+	c.WaitBlockJobs()
+	body := mustCall(t, d, "GetConsoleOutput", "InstanceId", id, "Latest", "true")
+	m := regexp.MustCompile(`<output>([A-Za-z0-9+/=]+)</output>`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "<timestamp>") {
+		t.Fatalf("no console output of a running instance: %s", body)
+	}
+	log, err := base64.StdEncoding.DecodeString(m[1])
+	if err != nil || len(log) == 0 {
+		t.Fatalf("console output is not base64 of a log: %v %q", err, log)
+	}
+	runCases(t, d, []apiCase{
+		{name: "unknown instance", action: "GetConsoleOutput", params: []string{"InstanceId", "i-0123456789abcdef0"}, code: "InvalidInstanceID.NotFound"},
 	})
 }
