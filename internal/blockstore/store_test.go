@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"strato/internal/blockstore"
@@ -351,5 +352,33 @@ func TestConcurrentDeletes(t *testing.T) {
 	}
 	if got := countChunks(t, s); got != 0 {
 		t.Errorf("%d chunks left after deleting every snapshot", got)
+	}
+}
+
+// ImportVolume copies a raw disk image byte for byte, and sparsely.
+func TestImportVolume(t *testing.T) {
+	s := openStore(t)
+	img := filepath.Join(t.TempDir(), "disk.img")
+	data := randomBytes(3 << 20)
+	f, err := os.Create(img)
+	must(t, err)
+	must(t, f.Truncate(32<<20))
+	_, err = f.WriteAt(data, 8<<20)
+	must(t, err)
+	must(t, f.Close())
+	must(t, s.ImportVolume(context.Background(), "vol-1", 64<<20, img))
+	got := contents(t, s, "vol-1", nil)
+	want := make([]byte, 64<<20)
+	copy(want[8<<20:], data)
+	if !bytes.Equal(got, want) {
+		t.Fatal("the imported volume differs from the image")
+	}
+	var st syscall.Stat_t
+	must(t, syscall.Stat(s.VolumePath("vol-1"), &st))
+	if used := st.Blocks * 512; used > 8<<20 {
+		t.Errorf("the imported volume uses %d bytes on disk: not sparse", used)
+	}
+	if err := s.ImportVolume(context.Background(), "vol-2", 16<<20, img); err == nil {
+		t.Error("an image larger than the volume was imported")
 	}
 }

@@ -1,8 +1,11 @@
 package blockstore
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -111,6 +114,64 @@ func (s *Store) DeleteVolume(id string) error {
 		return fmt.Errorf("blockstore: deleting volume %s: %w", id, err)
 	}
 	return syncDir(filepath.Join(s.dir, "volumes"))
+}
+
+// ImportVolume makes a plaintext volume of size bytes holding the raw disk image
+// at path: only the image's data extents are read, and zero blocks in them are
+// not written, so the volume is as sparse as the image.
+func (s *Store) ImportVolume(ctx context.Context, id string, size int64, path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("blockstore: importing into %s: %w", id, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() > size {
+		return fmt.Errorf("blockstore: importing %s: the image (%d bytes) is larger than the volume (%d)", path, fi.Size(), size)
+	}
+	if err := s.CreateVolume(id, size, nil); err != nil {
+		return err
+	}
+	dst, err := os.OpenFile(s.VolumePath(id), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	const block = 4096
+	buf := make([]byte, ChunkSize)
+	zero := make([]byte, block)
+	for off := int64(0); off < fi.Size(); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start, end, err := dataExtent(src, off, fi.Size())
+		if err != nil {
+			return err
+		}
+		for pos := start; pos < end; {
+			n, err := src.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+			for i := 0; i < n; i += block {
+				b := buf[i:min(i+block, n)]
+				if !bytes.Equal(b, zero[:len(b)]) {
+					if _, err := dst.WriteAt(b, pos+int64(i)); err != nil {
+						return err
+					}
+				}
+			}
+			pos += int64(n)
+		}
+		off = end
+	}
+	return dst.Sync()
 }
 
 // dataExtent returns the first extent of data at or after off in f, as

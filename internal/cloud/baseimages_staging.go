@@ -1,15 +1,10 @@
 package cloud
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"strato/internal/store"
 )
@@ -59,11 +54,8 @@ func (c *Cloud) stage(ctx context.Context, p *publishPlan, say func(string)) (st
 	if err := c.update(ctx, func(tx store.Tx) error { return stagings.insert(tx, stagingScope, &st, txNow(tx), nil) }); err != nil {
 		return st, err
 	}
-	if err := c.blocks.CreateVolume(st.Volume, p.size, nil); err != nil {
-		return st, err
-	}
 	say(fmt.Sprintf("copying %s into a %d GiB volume", p.req.DiskPath, p.gib))
-	if err := copyDisk(ctx, p.req.DiskPath, c.blocks.VolumePath(st.Volume)); err != nil {
+	if err := c.blocks.ImportVolume(ctx, st.Volume, p.size, p.req.DiskPath); err != nil {
 		return st, fmt.Errorf("copying the disk: %w", err)
 	}
 	first := st.Snapshots[p.regions[0]]
@@ -142,82 +134,4 @@ func (c *Cloud) cleanStaging(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// copyDisk copies a (sparse) disk file into a new, empty volume file: only the
-// source's data extents are read, and zero blocks in them are not written, so
-// the volume stays as sparse as the disk.
-func copyDisk(ctx context.Context, from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return err
-	}
-	dst, err := os.OpenFile(to, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer dst.Close()
-	const block = 4096
-	buf := make([]byte, 1<<20)
-	zero := make([]byte, block)
-	size := fi.Size()
-	for off := int64(0); off < size; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		start, end, err := nextData(src, off, size)
-		if err != nil {
-			return err
-		}
-		for pos := start; pos < end; {
-			n, err := src.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
-			if err != nil && !errors.Is(err, io.EOF) {
-				return err
-			}
-			if n == 0 {
-				break
-			}
-			for i := 0; i < n; i += block {
-				b := buf[i:min(i+block, n)]
-				if bytes.Equal(b, zero[:len(b)]) {
-					continue
-				}
-				if _, err := dst.WriteAt(b, pos+int64(i)); err != nil {
-					return err
-				}
-			}
-			pos += int64(n)
-		}
-		off = end
-	}
-	return dst.Sync()
-}
-
-// nextData is the first extent of data at or after off ([start, end)), as
-// SEEK_DATA and SEEK_HOLE find it; start is size when only holes follow. A file
-// system without them reports everything as data.
-func nextData(f *os.File, off, size int64) (int64, int64, error) {
-	fd := int(f.Fd())
-	d, err := unix.Seek(fd, off, unix.SEEK_DATA)
-	switch {
-	case errors.Is(err, unix.ENXIO):
-		return size, size, nil
-	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EOPNOTSUPP):
-		return off, size, nil
-	case err != nil:
-		return 0, 0, err
-	}
-	if d >= size {
-		return size, size, nil
-	}
-	h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
-	if err != nil {
-		return 0, 0, err
-	}
-	return d, min(h, size), nil
 }

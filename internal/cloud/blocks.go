@@ -17,6 +17,10 @@ type Blocks interface {
 	// snapshot's data key (nil if plaintext), key the new volume's (nil for
 	// plaintext; it differs from srcKey when the new volume is re-keyed).
 	RestoreVolume(ctx context.Context, id string, size int64, snapshotID string, srcKey, key []byte, progress func(done, total int64)) error
+	// ImportVolume makes a plaintext volume of size bytes holding the raw disk
+	// image in the file at path (a host file, such as a disk strato built),
+	// sparse where the image has holes or zero blocks.
+	ImportVolume(ctx context.Context, id string, size int64, path string) error
 	// GrowVolume makes a volume larger (never smaller).
 	GrowVolume(id string, size int64) error
 	// DeleteVolume removes a volume's data.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sync"
 
 	"strato/internal/cloud"
@@ -134,6 +135,19 @@ func (b *Blocks) CreateVolume(id string, size int64, key []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.volumes[id] = &FakeVolume{Size: size, Key: bytes.Clone(key)}
+	return nil
+}
+
+func (b *Blocks) ImportVolume(ctx context.Context, id string, size int64, path string) error {
+	if err := b.enter("ImportVolume", id); err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.volumes[id] = &FakeVolume{Size: size}
 	return nil
 }
 
