@@ -38,11 +38,8 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 	}
 	var out Assigned
 	err := c.update(ctx, func(tx store.Tx) error {
-		n, err := networkInterfaces.get(tx, s, id)
+		n, err := userInterface(tx, s, id)
 		if err != nil {
-			return err
-		}
-		if err := n.userChangeable(); err != nil {
 			return err
 		}
 		if n.addressCount()+len(req.Addresses)+req.Count+len(req.Prefixes)+req.PrefixCount > MaxInterfaceAddresses {
@@ -111,11 +108,8 @@ func (c *Cloud) UnassignPrivateIPAddresses(ctx context.Context, s Scope, id stri
 		return errorf("MissingParameter", "Either 'privateIpAddress' or 'ipv4Prefix' must be specified.")
 	}
 	return c.update(ctx, func(tx store.Tx) error {
-		n, err := networkInterfaces.get(tx, s, id)
+		n, err := userInterface(tx, s, id)
 		if err != nil {
-			return err
-		}
-		if err := n.userChangeable(); err != nil {
 			return err
 		}
 		sn, err := subnets.get(tx, s, n.SubnetID)
@@ -188,11 +182,8 @@ func (c *Cloud) ModifyNetworkInterfaceAttribute(ctx context.Context, s Scope, id
 		return errorf("InvalidParameterCombination", "Fields for multiple attribute types specified: only one attribute can be modified at a time.")
 	}
 	return c.update(ctx, func(tx store.Tx) error {
-		n, err := networkInterfaces.get(tx, s, id)
+		n, err := userInterface(tx, s, id)
 		if err != nil {
-			return err
-		}
-		if err := n.userChangeable(); err != nil {
 			return err
 		}
 		switch {
@@ -220,11 +211,8 @@ func (c *Cloud) ModifyNetworkInterfaceAttribute(ctx context.Context, s Scope, id
 // ResetNetworkInterfaceSourceDestCheck returns the check to its default, on.
 func (c *Cloud) ResetNetworkInterfaceSourceDestCheck(ctx context.Context, s Scope, id string) error {
 	return c.update(ctx, func(tx store.Tx) error {
-		n, err := networkInterfaces.get(tx, s, id)
+		n, err := userInterface(tx, s, id)
 		if err != nil {
-			return err
-		}
-		if err := n.userChangeable(); err != nil {
 			return err
 		}
 		n.SourceDestCheck = true
@@ -243,6 +231,15 @@ func (c *Cloud) GetNetworkInterface(ctx context.Context, s Scope, id string) (Ne
 		return err
 	})
 	return n, err
+}
+
+// userInterface reads an interface the user may change directly.
+func userInterface(tx store.Tx, s Scope, id string) (NetworkInterface, error) {
+	n, err := networkInterfaces.get(tx, s, id)
+	if err != nil {
+		return NetworkInterface{}, err
+	}
+	return n, n.userChangeable()
 }
 
 // userChangeable refuses changes to an interface another resource manages (a NAT
