@@ -74,8 +74,11 @@ type BlockDevice struct {
 	Path     string
 	Key      []byte
 	ReadOnly bool
-	// Ephemeral is set for instance storage, which goes with the instance.
+	// Ephemeral is set for instance storage, which goes with the instance: the
+	// driver makes a sparse file of Size bytes at Path if there is none, empties
+	// it when the instance stops and removes it with the instance.
 	Ephemeral bool
+	Size      int64
 }
 
 // InterfaceSpec is a network interface as a driver sees it.
