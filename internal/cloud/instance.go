@@ -52,6 +52,9 @@ type Instance struct {
 	InstanceType  string `json:"instanceType"`
 	Architecture  string `json:"architecture"`
 	KeyName       string `json:"keyName,omitempty"`
+	// PublicKey is the launch key's OpenSSH public key, kept as it was at launch
+	// (the metadata service shows it even after the key pair is deleted).
+	PublicKey string `json:"publicKey,omitempty"`
 
 	AvailabilityZone string `json:"availabilityZone"`
 	SubnetID         string `json:"subnetId"`
