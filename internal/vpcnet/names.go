@@ -15,7 +15,6 @@ const (
 	inetHostSide   = "host"   // the inet namespace's end of the host link
 	routerUplink   = "uplink" // a router namespace's end of its uplink
 	metadataDevice = "lo"     // where a router holds 169.254.169.254
-	maxLinkName    = 15       // IFNAMSIZ - 1
 )
 
 var (
