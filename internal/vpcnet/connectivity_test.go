@@ -1,0 +1,182 @@
+package vpcnet
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+var (
+	subnetA = netip.MustParsePrefix("10.0.1.0/24")
+	subnetB = netip.MustParsePrefix("10.0.2.0/24")
+)
+
+func addrPort(a netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(a, port) }
+
+// Instances of one VPC reach each other by private IP, in the same subnet (proxy ARP) and
+// across subnets (through the gateway), and see each other's private addresses.
+func TestInstancesOfOneVPCReachEachOther(t *testing.T) {
+	f := newFixture(t, nil)
+	vpc := newID(t, "vpc")
+	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
+	b := f.plugInstance(vpc, subnetB, netip.MustParseAddr("10.0.2.20"))
+	c := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.11"))
+
+	seenB := listenTCP(t, b.netns, 7000)
+	seenA := listenTCP(t, a.netns, 7000)
+	seenC := listenTCP(t, c.netns, 7000)
+	mustReach(t, a.netns, addrPort(b.ip, 7000), seenB, a.ip)
+	mustReach(t, b.netns, addrPort(a.ip, 7000), seenA, b.ip)
+	mustReach(t, a.netns, addrPort(c.ip, 7000), seenC, a.ip)
+	mustReach(t, c.netns, addrPort(b.ip, 7000), seenB, c.ip)
+}
+
+// Two VPCs with the same CIDR both work, and neither reaches the other's instances.
+func TestVPCsWithTheSameCIDRAreIsolated(t *testing.T) {
+	f := newFixture(t, nil)
+	vpc1, vpc2 := newID(t, "vpc"), newID(t, "vpc")
+	same := netip.MustParseAddr("10.0.1.10")
+	x1 := f.plugInstance(vpc1, subnetA, same)
+	y1 := f.plugInstance(vpc1, subnetA, netip.MustParseAddr("10.0.1.11"))
+	x2 := f.plugInstance(vpc2, subnetA, same)
+	y2 := f.plugInstance(vpc2, subnetB, netip.MustParseAddr("10.0.2.12"))
+
+	seenY1 := listenTCP(t, y1.netns, 7000)
+	seenY2 := listenTCP(t, y2.netns, 7000)
+	mustReach(t, x1.netns, addrPort(y1.ip, 7000), seenY1, same)
+	mustReach(t, x2.netns, addrPort(y2.ip, 7000), seenY2, same)
+	mustNotReach(t, x1.netns, addrPort(y2.ip, 7000))
+	mustNotReach(t, x2.netns, addrPort(y1.ip, 7000))
+	select {
+	case got := <-seenY1:
+		t.Fatalf("y1 saw a connection from %v", got)
+	case got := <-seenY2:
+		t.Fatalf("y2 saw a connection from %v", got)
+	default:
+	}
+}
+
+// A public address mapped with SetPublicAddresses reaches the instance from the host (the
+// instance sees the host link's address and answers); once the mapping is gone, it does not.
+func TestPublicAddressReachesTheInstanceFromTheHost(t *testing.T) {
+	f := newFixture(t, nil)
+	vpc := newID(t, "vpc")
+	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
+	b := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.11"))
+	pubA := f.opts.PublicPool.Addr().Next().Next()
+	pubB := pubA.Next()
+	seenA := listenTCP(t, a.netns, 22)
+	seenB := listenTCP(t, b.netns, 22)
+	host, _ := hostLinkAddrs(f.opts.Prefix)
+
+	mustNotReach(t, "", addrPort(pubA, 22))
+	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{pubA: a.ip, pubB: b.ip}); err != nil {
+		t.Fatal(err)
+	}
+	mustReach(t, "", addrPort(pubA, 22), seenA, host.Addr())
+	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
+
+	// Replacing the set: a loses its address, b keeps its own.
+	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{pubB: b.ip}); err != nil {
+		t.Fatal(err)
+	}
+	mustNotReach(t, "", addrPort(pubA, 22))
+	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
+
+	// The same again is a no-op; an empty set removes everything.
+	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{pubB: b.ip}); err != nil {
+		t.Fatal(err)
+	}
+	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
+	if err := f.n.SetPublicAddresses(f.ctx, vpc, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustNotReach(t, "", addrPort(pubB, 22))
+}
+
+func TestSetPublicAddressesRefusesWhatCannotBe(t *testing.T) {
+	f := newFixture(t, nil)
+	vpc1, vpc2 := newID(t, "vpc"), newID(t, "vpc")
+	pub := f.opts.PublicPool.Addr().Next()
+	priv := netip.MustParseAddr("10.0.1.10")
+	outside := netip.MustParseAddr("203.0.113.7")
+	if err := f.n.SetPublicAddresses(f.ctx, vpc1, map[netip.Addr]netip.Addr{outside: priv}); err == nil {
+		t.Error("an address outside the pool was accepted")
+	}
+	if err := f.n.SetPublicAddresses(f.ctx, vpc1, map[netip.Addr]netip.Addr{pub: priv, pub.Next(): priv}); err == nil {
+		t.Error("two public addresses for one private address were accepted")
+	}
+	if err := f.n.SetPublicAddresses(f.ctx, vpc1, map[netip.Addr]netip.Addr{pub: priv}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.n.SetPublicAddresses(f.ctx, vpc2, map[netip.Addr]netip.Addr{pub: priv}); err == nil {
+		t.Error("a public address mapped in another VPC was accepted")
+	}
+}
+
+// A packet whose source is not one of its interface's addresses is dropped in the router;
+// the same packet from the interface's own address passes.
+func TestSpoofedSourceIsDropped(t *testing.T) {
+	f := newFixture(t, nil)
+	vpc := newID(t, "vpc")
+	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
+	b := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.20"))
+	spoofed := netip.MustParseAddr("10.0.1.99")
+
+	// The instance gives itself an address its interface does not have.
+	if err := withHandle(a.netns, func(h *netlink.Handle) error {
+		eth0, err := h.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		return h.AddrAdd(eth0, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(spoofed, 24))})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var listener *net.UDPConn
+	if err := inNamespace(b.netns, func() error {
+		var err error
+		listener, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addrPort(b.ip, 7001)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+
+	send := func(from netip.Addr) {
+		t.Helper()
+		if err := inNamespace(a.netns, func() error {
+			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(addrPort(from, 0)),
+				net.UDPAddrFromAddrPort(addrPort(b.ip, 7001)))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte(from.String()))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive := func(wait time.Duration) (string, bool) {
+		buf := make([]byte, 64)
+		listener.SetReadDeadline(time.Now().Add(wait))
+		n, _, err := listener.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return "", false
+		}
+		return string(buf[:n]), true
+	}
+
+	send(a.ip)
+	if got, ok := receive(5 * time.Second); !ok || got != a.ip.String() {
+		t.Fatalf("the packet from the interface's own address did not arrive (got %q)", got)
+	}
+	send(spoofed)
+	if got, ok := receive(time.Second); ok {
+		t.Fatalf("the packet from the spoofed address %v arrived (%q)", spoofed, got)
+	}
+}

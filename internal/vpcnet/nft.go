@@ -1,0 +1,228 @@
+package vpcnet
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// Every nftables table strato writes is rendered whole and swapped in one transaction
+// ("add table; delete table; add table …" in a single batch): packets see either the old
+// table or the new one, and writing is idempotent. NAT bindings of live connections are
+// kept by conntrack, not by the table, so they survive a rewrite.
+
+// Names inside a VPC table.
+const (
+	mapPublicToPrivate = "pub2priv"
+	mapPrivateToPublic = "priv2pub"
+	chainAntiSpoof     = "antispoof"
+	chainDNAT          = "dnat"
+	chainSNAT          = "snat"
+	chainForward       = "forward"
+)
+
+// vpcTableState is what a VPC table holds: the addresses each interface may send from
+// (by router-side link name) and the 1:1 public ↔ private mappings.
+type vpcTableState struct {
+	interfaces map[string][]netip.Addr
+	public     map[netip.Addr]netip.Addr
+}
+
+// writeVPCTable renders a VPC's table in its router namespace.
+func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
+	return withNftables(router, func(c *nftables.Conn) error {
+		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		c.AddTable(table)
+		c.DelTable(table)
+		c.AddTable(table)
+
+		pubs := slices.SortedFunc(maps.Keys(st.public), netip.Addr.Compare)
+		var toPrivate, toPublic []nftables.SetElement
+		for _, pub := range pubs {
+			priv := st.public[pub]
+			toPrivate = append(toPrivate, nftables.SetElement{Key: pub.AsSlice(), Val: priv.AsSlice()})
+			toPublic = append(toPublic, nftables.SetElement{Key: priv.AsSlice(), Val: pub.AsSlice()})
+		}
+		pubMap := &nftables.Set{Table: table, Name: mapPublicToPrivate, IsMap: true,
+			KeyType: nftables.TypeIPAddr, DataType: nftables.TypeIPAddr}
+		privMap := &nftables.Set{Table: table, Name: mapPrivateToPublic, IsMap: true,
+			KeyType: nftables.TypeIPAddr, DataType: nftables.TypeIPAddr}
+		if err := c.AddSet(pubMap, toPrivate); err != nil {
+			return err
+		}
+		if err := c.AddSet(privMap, toPublic); err != nil {
+			return err
+		}
+
+		// Anti-spoofing, before conntrack and NAT: a packet from an interface's link must
+		// come from one of that interface's addresses. It is the only rule that says which
+		// interface a packet belongs to, so it runs first.
+		antiSpoof := c.AddChain(&nftables.Chain{Name: chainAntiSpoof, Table: table, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
+		links := slices.Sorted(maps.Keys(st.interfaces))
+		for _, link := range links {
+			var elems []nftables.SetElement
+			for _, a := range st.interfaces[link] {
+				elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
+			}
+			allowed := &nftables.Set{Table: table, Name: link, KeyType: nftables.TypeIPAddr}
+			if err := c.AddSet(allowed, elems); err != nil {
+				return err
+			}
+			exprs := slices.Concat(matchIfname(expr.MetaKeyIIFNAME, link), matchIPv4(),
+				[]expr.Any{
+					loadAddr(offsetSaddr),
+					&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, Invert: true},
+					&expr.Counter{},
+					&expr.Verdict{Kind: expr.VerdictDrop},
+				})
+			c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: exprs})
+		}
+
+		// 1:1 NAT on the uplink: public → private on the way in, private → public on the way
+		// out. A private address without a public one leaves unchanged, and the inet
+		// namespace drops it.
+		dnat := c.AddChain(&nftables.Chain{Name: chainDNAT, Table: table, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest})
+		c.AddRule(natRule(dnat, expr.MetaKeyIIFNAME, offsetDaddr, pubMap, expr.NATTypeDestNAT))
+		snat := c.AddChain(&nftables.Chain{Name: chainSNAT, Table: table, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+		c.AddRule(natRule(snat, expr.MetaKeyOIFNAME, offsetSaddr, privMap, expr.NATTypeSourceNAT))
+		return c.Flush()
+	})
+}
+
+// natRule rewrites the address at offset of IPv4 packets coming in (iif) or going out
+// (oif) through the uplink to what the map says, when the map has it.
+func natRule(chain *nftables.Chain, uplinkKey expr.MetaKey, offset uint32, m *nftables.Set, nat expr.NATType) *nftables.Rule {
+	return &nftables.Rule{Table: chain.Table, Chain: chain, Exprs: slices.Concat(
+		matchIfname(uplinkKey, routerUplink), matchIPv4(),
+		[]expr.Any{
+			loadAddr(offset),
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
+			&expr.NAT{Type: nat, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+		})}
+}
+
+// readPublicMap reads a VPC's public → private mappings back from its table (empty when
+// the table is not there yet).
+func (n *Network) readPublicMap(router, vpcID string) (map[netip.Addr]netip.Addr, error) {
+	out := map[netip.Addr]netip.Addr{}
+	err := withNftables(router, func(c *nftables.Conn) error {
+		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == table.Name }) {
+			return nil
+		}
+		set, err := c.GetSetByName(table, mapPublicToPrivate)
+		if err != nil {
+			return err
+		}
+		elems, err := c.GetSetElements(set)
+		if err != nil {
+			return err
+		}
+		for _, e := range elems {
+			pub, ok1 := netip.AddrFromSlice(e.Key)
+			priv, ok2 := netip.AddrFromSlice(e.Val)
+			if ok1 && ok2 {
+				out[pub.Unmap()] = priv.Unmap()
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// writeInetTable renders the inet namespace's filter: it forwards only between public
+// addresses, and between public addresses and the host link. Private addresses that leak
+// out of a router (an instance without a public address) stop here, as does anything the
+// host would not have asked for.
+func (n *Network) writeInetTable() error {
+	hostAddr, _ := hostLinkAddrs(n.opts.Prefix)
+	hostNet := hostAddr.Masked()
+	pool := n.opts.PublicPool
+	return withNftables(n.inetNamespace(), func(c *nftables.Conn) error {
+		table := &nftables.Table{Name: n.inetTable(), Family: nftables.TableFamilyIPv4}
+		c.AddTable(table)
+		c.DelTable(table)
+		c.AddTable(table)
+		drop := nftables.ChainPolicyDrop
+		forward := c.AddChain(&nftables.Chain{Name: chainForward, Table: table, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop})
+		for _, pair := range [][2]netip.Prefix{{pool, pool}, {pool, hostNet}, {hostNet, pool}} {
+			c.AddRule(&nftables.Rule{Table: table, Chain: forward, Exprs: slices.Concat(
+				matchPrefix(offsetSaddr, pair[0]), matchPrefix(offsetDaddr, pair[1]),
+				[]expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}})})
+		}
+		return c.Flush()
+	})
+}
+
+// Offsets of the addresses in the IPv4 header.
+const (
+	offsetSaddr = 12
+	offsetDaddr = 16
+)
+
+func loadAddr(offset uint32) expr.Any {
+	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4}
+}
+
+func matchIfname(key expr.MetaKey, name string) []expr.Any {
+	padded := make([]byte, unix.IFNAMSIZ)
+	copy(padded, name)
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: padded},
+	}
+}
+
+// matchIPv4 is the dependency an inet-family rule needs before it reads IPv4 header fields.
+func matchIPv4() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+	}
+}
+
+// matchPrefix matches an IPv4 address field within prefix p.
+func matchPrefix(offset uint32, p netip.Prefix) []expr.Any {
+	mask := make([]byte, 4)
+	binary.BigEndian.PutUint32(mask, ^uint32(0)<<(32-p.Bits()))
+	if p.Bits() == 0 {
+		mask = []byte{0, 0, 0, 0}
+	}
+	return []expr.Any{
+		loadAddr(offset),
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p.Masked().Addr().AsSlice()},
+	}
+}
+
+// withNftables runs fn with an nftables connection into the namespace at path.
+func withNftables(path string, fn func(*nftables.Conn) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		return fmt.Errorf("nftables in %s: %w", path, err)
+	}
+	if err := fn(c); err != nil {
+		return fmt.Errorf("nftables in %s: %w", path, err)
+	}
+	return nil
+}
