@@ -45,10 +45,7 @@ func TestUserDataScriptRunsOncePerInstance(t *testing.T) {
 
 func TestFailingUserDataDoesNotStopTheBoot(t *testing.T) {
 	root := newRoot(t)
-	imds := &fakeIMDS{values: standardMetadata("")}
-	imds.values["user-data"] = "#!/bin/sh\nexit 7\n"
-	srv := newFakeIMDS(t, imds)
-	_, console := bootGuest(t, root, srv.URL)
+	console := bootWithUserData(t, root, "#!/bin/sh\nexit 7\n")
 	assertContains(t, "console", console.String(), "part-001 finished in", "exit status 7", "finished at")
 }
 
@@ -87,10 +84,7 @@ runcmd:
   - cd ` + root + `
   - [touch, "three; not run"]
 `
-	imds := &fakeIMDS{values: standardMetadata("")}
-	imds.values["user-data"] = userData
-	srv := newFakeIMDS(t, imds)
-	_, console := bootGuest(t, root, srv.URL)
+	console := bootWithUserData(t, root, userData)
 
 	for name, want := range map[string]string{
 		"etc/plain.conf": "hello world\n", "etc/b64": "decoded\n", "etc/deep/dir/gz": "compressed\n",
@@ -118,10 +112,7 @@ runcmd:
 
 func TestCloudConfigErrorsAreLoggedNotFatal(t *testing.T) {
 	root := newRoot(t)
-	imds := &fakeIMDS{values: standardMetadata("")}
-	imds.values["user-data"] = "#cloud-config\nwrite_files:\n  - path: relative\n    content: x\n  - path: /ok\n    encoding: base64\n    content: '!!!'\n  - path: /fine\n    content: y\n"
-	srv := newFakeIMDS(t, imds)
-	_, console := bootGuest(t, root, srv.URL)
+	console := bootWithUserData(t, root, "#cloud-config\nwrite_files:\n  - path: relative\n    content: x\n  - path: /ok\n    encoding: base64\n    content: '!!!'\n  - path: /fine\n    content: y\n")
 	if got := readFile(t, filepath.Join(root, "fine")); got != "y" {
 		t.Errorf("fine = %q", got)
 	}
@@ -167,10 +158,7 @@ func TestSplitUserData(t *testing.T) {
 
 func TestUnsupportedUserDataIsLogged(t *testing.T) {
 	root := newRoot(t)
-	imds := &fakeIMDS{values: standardMetadata("")}
-	imds.values["user-data"] = "#cloud-boothook\necho\n"
-	srv := newFakeIMDS(t, imds)
-	_, console := bootGuest(t, root, srv.URL)
+	console := bootWithUserData(t, root, "#cloud-boothook\necho\n")
 	if !strings.Contains(console.String(), "user data: part 1: #cloud-boothook is not supported by strato-guest; ignored") {
 		t.Errorf("console:\n%s", console)
 	}
@@ -188,4 +176,13 @@ func TestRuncmdLines(t *testing.T) {
 	if _, err := parseCloudConfig([]byte("#cloud-config\nruncmd: ls\n")); err == nil {
 		t.Error("runcmd that is not a list was accepted")
 	}
+}
+
+// bootWithUserData boots a helper on root for an instance with that user data.
+func bootWithUserData(t *testing.T, root, userData string) *syncBuffer {
+	t.Helper()
+	imds := &fakeIMDS{values: standardMetadata("")}
+	imds.values["user-data"] = userData
+	_, console := bootGuest(t, root, newFakeIMDS(t, imds).URL)
+	return console
 }
