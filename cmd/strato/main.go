@@ -49,6 +49,7 @@ Run 'strato COMMAND --help' for a command's flags.
 `
 
 func main() {
+	multiCall()
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -67,6 +68,8 @@ func main() {
 		err = image(args)
 	case "snapshot":
 		err = snapshot(args)
+	case "guest-init":
+		err = guestInit(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
