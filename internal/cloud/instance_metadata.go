@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"strato/internal/catalog"
 	"strato/internal/imds"
@@ -275,4 +277,20 @@ func metadataBlockDevices(tx store.Tx, s Scope, in Instance, into map[string]str
 		}
 	}
 	return nil
+}
+
+// identityCertificateEpoch is when the identity certificate's validity begins:
+// fixed, so the certificate made from the installation's key is the same at
+// every start but for its serial number.
+var identityCertificateEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// IdentitySigner signs the instance identity documents of the metadata service
+// with the installation's Ed25519 key, made on first use and kept in the store,
+// so signatures verify across restarts.
+func (c *Cloud) IdentitySigner(ctx context.Context) (*imds.Ed25519Signer, error) {
+	seed, err := installationSecret(ctx, c.store, "instance-identity-key")
+	if err != nil {
+		return nil, err
+	}
+	return imds.NewEd25519Signer(ed25519.NewKeyFromSeed(seed), identityCertificateEpoch)
 }

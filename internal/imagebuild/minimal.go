@@ -70,7 +70,7 @@ func MinimalRoot(ctx context.Context, dir, helper string) error {
 		"etc/inittab": "::sysinit:/etc/init.d/rcS\n::respawn:/sbin/getty -L 115200 console vt100\n" +
 			"::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/umount -a -r\n",
 		"etc/init.d/rcS": "#!/bin/sh\nmount -t proc proc /proc\nmount -t sysfs sysfs /sys\nmount -t tmpfs tmpfs /run\n" +
-			"[ -x /usr/local/sbin/strato ] && /usr/local/sbin/strato instance-init &\nexit 0\n",
+			"[ -x /usr/local/sbin/strato ] && /usr/local/sbin/strato guest-init &\nexit 0\n",
 	}
 	for name, content := range files {
 		mode := os.FileMode(0o644)
