@@ -113,22 +113,29 @@ func (c *Cloud) CheckInstances(ctx context.Context) error {
 func (c *Cloud) everyInstance(ctx context.Context) ([]Instance, error) {
 	var out []Instance
 	err := c.view(ctx, func(tx store.Tx) error {
-		accounts, err := tx.ListAccounts()
-		if err != nil {
+		return eachScope(tx, func(s Scope) error {
+			list, err := instances.load(tx, s, nil, nil)
+			out = append(out, list...)
 			return err
-		}
-		for _, a := range accounts {
-			for _, r := range catalog.Regions() {
-				list, err := instances.load(tx, Scope{Account: a.ID, Region: r.Name}, nil, nil)
-				if err != nil {
-					return err
-				}
-				out = append(out, list...)
-			}
-		}
-		return nil
+		})
 	})
 	return out, err
+}
+
+// eachScope calls fn for every account in every Region.
+func eachScope(tx store.Tx, fn func(s Scope) error) error {
+	accounts, err := tx.ListAccounts()
+	if err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		for _, r := range catalog.Regions() {
+			if err := fn(Scope{Account: a.ID, Region: r.Name}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // recordHealth keeps what the driver said about a running instance (and

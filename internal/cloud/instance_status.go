@@ -112,24 +112,14 @@ func (c *Cloud) DescribeInstanceStatus(ctx context.Context, s Scope, ids []strin
 	}
 	var out []InstanceStatus
 	if err := c.view(ctx, func(tx store.Tx) error {
-		list, err := instances.load(tx, s, ids, nil)
-		if err != nil {
-			return err
-		}
+		list, err := visibleInstances(tx, s, ids)
 		now := txNow(tx)
 		for _, in := range list {
-			if in.goneAt(now) {
-				if len(ids) > 0 {
-					return &NotFoundError{Kind: KindInstance, ID: in.ID}
-				}
-				continue
+			if includeAll || in.State == InstanceRunning {
+				out = append(out, in.statusAt(now))
 			}
-			if !includeAll && in.State != InstanceRunning {
-				continue
-			}
-			out = append(out, in.statusAt(now))
 		}
-		return nil
+		return err
 	}); err != nil {
 		return nil, "", err
 	}
@@ -137,4 +127,25 @@ func (c *Cloud) DescribeInstanceStatus(ctx context.Context, s Scope, ids []strin
 	id := func(v InstanceStatus) string { return v.InstanceID }
 	sortByUniqueKey(out, id)
 	return PageOf(c, s, "DescribeInstanceStatus", filters, page, 5, 1000, out, id)
+}
+
+// visibleInstances reads the instances a Describe call names (each must
+// exist) or all of them, without those terminated more than
+// TerminatedVisibility ago (named, they are not found, as on AWS).
+func visibleInstances(tx store.Tx, s Scope, ids []string) ([]Instance, error) {
+	list, err := instances.load(tx, s, ids, nil)
+	if err != nil {
+		return nil, err
+	}
+	now := txNow(tx)
+	out := list[:0]
+	for _, in := range list {
+		switch {
+		case !in.goneAt(now):
+			out = append(out, in)
+		case len(ids) > 0:
+			return nil, &NotFoundError{Kind: KindInstance, ID: in.ID}
+		}
+	}
+	return out, nil
 }

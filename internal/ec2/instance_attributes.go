@@ -53,10 +53,7 @@ func (s *Service) describeInstanceAttribute(ctx context.Context, c *awsapi.EC2Ca
 	case cloud.AttrSourceDestCheck:
 		out.SourceDestCheck = &ec2api.AttributeBooleanValue{Value: apiInstance(v).SourceDestCheck}
 	case cloud.AttrGroupSet:
-		out.Groups = []ec2api.GroupIdentifier{}
-		for _, g := range v.Groups {
-			out.Groups = append(out.Groups, ec2api.GroupIdentifier{GroupId: ptr(g.ID), GroupName: ptr(g.Name)})
-		}
+		out.Groups = apiInstance(v).SecurityGroups
 	case cloud.AttrEbsOptimized:
 		out.EbsOptimized = flag(v.EbsOptimized)
 	case cloud.AttrENASupport:

@@ -1,8 +1,13 @@
 package ec2
 
 import (
+	"context"
+	"regexp"
 	"strings"
 	"testing"
+
+	"strato/internal/compute"
+	"strato/internal/compute/mock"
 )
 
 func TestDescribeInstanceStatusAPI(t *testing.T) {
@@ -34,5 +39,35 @@ func TestDescribeInstanceStatusAPI(t *testing.T) {
 		{name: "MaxResults 4", action: "DescribeInstanceStatus", params: []string{"MaxResults", "4"}, code: "InvalidParameterValue"},
 		{name: "unknown instance", action: "DescribeInstanceStatus", params: []string{"InstanceId.1", "i-0123456789abcdef0"}, code: "InvalidInstanceID.NotFound"},
 		{name: "unknown filter", action: "DescribeInstanceStatus", params: []string{"Filter.1.Name", "colour", "Filter.1.Value.1", "blue"}, code: "InvalidParameterValue"},
+	})
+}
+
+// An instance whose process died is reported impaired, with the moment the
+// monitor saw it.
+func TestImpairedInstanceStatusAPI(t *testing.T) {
+	d, c, ami := newInstanceService(t)
+	drv, err := mock.Open(compute.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.UseCompute(drv)
+	id := runningInstance(t, d, c, ami)
+	// The monitor finds instances through the accounts.
+	if err := c.EnsureAccount(context.Background(), "123456789012", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Crash(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckInstances(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body := mustCall(t, d, "DescribeInstanceStatus", "InstanceId.1", id)
+	if !regexp.MustCompile(`<instanceStatus><details><item><impairedSince>[0-9T:.-]+Z</impairedSince><name>reachability</name><status>failed</status></item></details><status>impaired</status></instanceStatus>`).MatchString(body) {
+		t.Fatalf("a crashed instance: %s", body)
+	}
+	runCases(t, d, []apiCase{
+		{name: "impaired filter", action: "DescribeInstanceStatus", params: []string{"Filter.1.Name", "instance-status.status", "Filter.1.Value.1", "impaired"}, contains: "<instanceId>" + id + "</instanceId>"},
+		{name: "system still ok", action: "DescribeInstanceStatus", params: []string{"Filter.1.Name", "system-status.status", "Filter.1.Value.1", "impaired"}, contains: "<instanceStatusSet/>"},
 	})
 }
