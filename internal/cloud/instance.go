@@ -85,6 +85,12 @@ type Instance struct {
 	DisableAPIStop                    bool            `json:"disableApiStop"`
 	InstanceInitiatedShutdownBehavior string          `json:"instanceInitiatedShutdownBehavior"`
 	Metadata                          MetadataOptions `json:"metadata"`
+	// SriovNetSupport is "simple" once Intel 82599 enhanced networking is
+	// turned on (ModifyInstanceAttribute), "" otherwise.
+	SriovNetSupport string `json:"sriovNetSupport,omitempty"`
+	// Health is what the instance monitor last learnt from the driver, for
+	// DescribeInstanceStatus (instance_status.go).
+	Health InstanceHealth `json:"health,omitzero"`
 
 	LaunchTime time.Time `json:"launchTime"`
 	// TerminatedAt is when it became terminated; it vanishes TerminatedVisibility later.

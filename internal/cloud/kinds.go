@@ -24,6 +24,7 @@ const (
 	KindVolume                    = "volume"
 	KindSnapshot                  = "snapshot"
 	KindImage                     = "image"
+	KindLaunchTemplate            = "launch-template"
 )
 
 // resourceKinds maps an ID prefix to the resource type AWS names in tags and
