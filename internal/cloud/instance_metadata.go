@@ -81,24 +81,23 @@ func (r *MetadataResolver) scopeOf(ctx context.Context, interfaceID string) (Sco
 		return s, nil
 	}
 	found := false
+	errFound := errors.New("found")
 	err := r.c.view(ctx, func(tx store.Tx) error {
-		accounts, err := tx.ListAccounts()
-		if err != nil {
-			return err
-		}
-		for _, a := range accounts {
-			for _, region := range catalog.Regions() {
-				candidate := Scope{Account: a.ID, Region: region.Name}
-				if _, err := tx.GetResource(candidate, KindNetworkInterface, interfaceID); err == nil {
-					s, found = candidate, true
-					return nil
-				} else if !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
+		return eachScope(tx, func(candidate Scope) error {
+			_, err := tx.GetResource(candidate, KindNetworkInterface, interfaceID)
+			switch {
+			case err == nil:
+				s, found = candidate, true
+				return errFound
+			case errors.Is(err, store.ErrNotFound):
+				return nil
 			}
-		}
-		return nil
+			return err
+		})
 	})
+	if errors.Is(err, errFound) {
+		err = nil
+	}
 	if err != nil {
 		return Scope{}, err
 	}

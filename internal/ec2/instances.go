@@ -21,14 +21,15 @@ func (s *Service) registerInstances(d *awsapi.EC2) {
 }
 
 func (s *Service) runInstances(ctx context.Context, c *awsapi.EC2Call, in *ec2api.RunInstancesRequest) (*ec2api.Reservation, error) {
+	if err := s.applyLaunchTemplate(ctx, c, in); err != nil {
+		return nil, err
+	}
 	// Parameters strato does not carry out yet are refused rather than ignored.
 	switch {
 	case len(in.NetworkInterfaces) > 0:
 		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support NetworkInterfaces in RunInstances yet; use SubnetId.")
 	case len(in.BlockDeviceMappings) > 0:
 		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support BlockDeviceMappings in RunInstances yet.")
-	case in.LaunchTemplate != nil:
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support launch templates yet.")
 	case in.InstanceMarketOptions != nil:
 		return nil, awsapi.Errorf("UnsupportedOperation", "strato has no Spot market.")
 	case in.Placement != nil && in.Placement.Tenancy != nil && *in.Placement.Tenancy != "default":

@@ -77,7 +77,7 @@ func TestRunInstancesErrorsAPI(t *testing.T) {
 		{name: "unknown subnet", action: "RunInstances", params: run("SubnetId", "subnet-0123456789abcdef0"), code: "InvalidSubnetID.NotFound"},
 		{name: "unknown group", action: "RunInstances", params: run("SecurityGroupId.1", "sg-0123456789abcdef0"), code: "InvalidGroup.NotFound"},
 		{name: "bad user data", action: "RunInstances", params: run("UserData", "%%%"), code: "InvalidParameterValue"},
-		{name: "launch templates", action: "RunInstances", params: run("LaunchTemplate.LaunchTemplateId", "lt-0123456789abcdef0"), code: "UnsupportedOperation"},
+		{name: "launch template not found", action: "RunInstances", params: run("LaunchTemplate.LaunchTemplateId", "lt-0123456789abcdef0"), code: "InvalidLaunchTemplateId.NotFound"},
 		{name: "unknown instance", action: "StopInstances", params: []string{"InstanceId.1", "i-0123456789abcdef0"}, code: "InvalidInstanceID.NotFound"},
 	})
 }
