@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"strato/internal/cloud"
+	"strato/internal/compute"
 	"strato/internal/compute/conformance"
 )
 
@@ -223,4 +225,60 @@ func TestBareFileSystemRoot(t *testing.T) {
 	if _, err := d.exec(t, s.ID, "ls", "/dev/xvda1"); err == nil {
 		t.Error("a root volume without a partition table shows a partition")
 	}
+}
+
+// TestColdPlug: volumes attached to and detached from a stopped instance are
+// there, or gone, when it starts.
+func TestColdPlug(t *testing.T) {
+	d := newEnv(t).open()
+	ctx := context.Background()
+	s := spec(t, conformance.NewID(), testDisk)
+	if err := d.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Destroy(context.Background(), s.ID) })
+	vol := cloud.BlockDevice{Device: "/dev/sdh", Path: volumeWith(t, "cold")}
+	if err := d.AttachVolume(ctx, s.ID, vol); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.mustExec(t, s.ID, "head", "-c", "4", "/dev/xvdh"); out != "cold" {
+		t.Errorf("a volume attached while created reads %q at start", out)
+	}
+	if err := d.Stop(ctx, s.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DetachVolume(ctx, s.ID, "/dev/sdh"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := d.exec(t, s.ID, "ls", "/dev/xvdh", "/sys/block/xvdh"); err == nil {
+		t.Errorf("a volume detached while stopped is there at start: %s", out)
+	}
+
+	// The root volume: not while running; detached while stopped, the
+	// instance cannot start until a volume is attached at its root device.
+	if err := d.DetachVolume(ctx, s.ID, s.Root.Device); !errors.Is(err, compute.ErrInvalidState) {
+		t.Errorf("DetachVolume(root, running) = %v, want ErrInvalidState", err)
+	}
+	if err := d.Stop(ctx, s.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DetachVolume(ctx, s.ID, s.Root.Device); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, s.ID); !errors.Is(err, compute.ErrInvalidState) {
+		t.Errorf("Start without a root volume = %v, want ErrInvalidState", err)
+	}
+	if err := d.AttachVolume(ctx, s.ID, s.Root); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	d.mustExec(t, s.ID, "ls", "/dev/xvda1")
 }

@@ -104,8 +104,10 @@ func Open(opts compute.Options) (*Driver, error) {
 		return nil, err
 	}
 	for id, rec := range records {
-		in := &instance{id: id, dir: filepath.Join(dir, id), rec: rec, status: rec.runtime()}
-		d.instances[id] = in
+		d.instances[id] = &instance{id: id, dir: filepath.Join(dir, id), rec: rec, status: rec.runtime()}
+	}
+	// Every instance is in the map before the first watcher starts.
+	for _, in := range d.instances {
 		in.mu.Lock()
 		d.adopt(in)
 		in.mu.Unlock()

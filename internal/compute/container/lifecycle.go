@@ -115,26 +115,26 @@ func (d *Driver) Reboot(ctx context.Context, id string) error {
 	if err := d.stopInit(in, signalReboot); err != nil {
 		return fmt.Errorf("compute container: reboot %s: %w", id, err)
 	}
-	d.restart(ctx, in)
-	return d.save(in)
+	err = d.restart(ctx, in)
+	return errors.Join(err, d.save(in))
 }
 
 // restart boots the instance again after its container ended for a reboot; an
 // instance that cannot boot is left stopped and impaired.
-func (d *Driver) restart(ctx context.Context, in *instance) {
+func (d *Driver) restart(ctx context.Context, in *instance) error {
 	err := d.runc.delete(ctx, in.id)
 	if err == nil {
 		err = d.boot(ctx, in)
 	}
 	if err == nil {
 		in.rec.State, in.rec.ShutdownFromGuest, in.rec.Impaired = stateRunning, false, false
-		return
+		return nil
 	}
-	d.opts.Log.Error("compute container: restarting an instance after a reboot", "instance", in.id, "err", err)
 	if rerr := d.release(context.WithoutCancel(ctx), in, true); rerr != nil {
 		d.opts.Log.Error("compute container: releasing an instance that did not reboot", "instance", in.id, "err", rerr)
 	}
 	in.rec.State, in.rec.Impaired = stateStopped, true
+	return fmt.Errorf("compute container: restarting %s after a reboot: %w", in.id, err)
 }
 
 // boot makes everything the instance runs on — its volumes' devices, its
@@ -308,7 +308,9 @@ func (d *Driver) ended(ctx context.Context, in *instance) {
 		d.stopped(ctx, in)
 	case reason == reasonReboot:
 		d.opts.Log.Info("compute container: the guest rebooted", "instance", in.id)
-		d.restart(ctx, in)
+		if err := d.restart(ctx, in); err != nil {
+			d.opts.Log.Error("compute container: the instance did not come back from its reboot", "instance", in.id, "err", err)
+		}
 	case reason == reasonPoweroff:
 		d.opts.Log.Info("compute container: the guest powered off", "instance", in.id)
 		d.stopped(ctx, in)
