@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"strato/internal/cloud"
 )
@@ -31,7 +32,20 @@ type Options struct {
 	Log *slog.Logger
 	// Clock stamps console lines and events; nil means the wall clock.
 	Clock cloud.Clock
+	// Network plugs instances into their VPCs (drivers with real network
+	// namespaces use it); nil leaves an instance with loopback only.
+	Network Network
+	// GuestInit is the strato executable a driver runs inside an instance as
+	// its init helper (`strato guest-init`); empty means this process's own
+	// executable.
+	GuestInit string
+	// StopTimeout is how long a graceful stop or reboot waits for the guest
+	// before forcing it; zero means DefaultStopTimeout.
+	StopTimeout time.Duration
 }
+
+// DefaultStopTimeout is how long a guest gets to shut down when asked.
+const DefaultStopTimeout = 10 * time.Second
 
 // Dir is where the named driver keeps its state, or "" when DataDir is empty.
 func (o Options) Dir(driver string) string {
@@ -41,13 +55,17 @@ func (o Options) Dir(driver string) string {
 	return filepath.Join(o.DataDir, "compute", driver)
 }
 
-// WithDefaults fills a nil Log and Clock.
+// WithDefaults fills a nil Log and Clock and a zero StopTimeout (GuestInit is
+// left to the drivers that run one).
 func (o Options) WithDefaults() Options {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.Clock == nil {
 		o.Clock = cloud.SystemClock{}
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = DefaultStopTimeout
 	}
 	return o
 }

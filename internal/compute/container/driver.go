@@ -1,0 +1,348 @@
+// Package container is the compute driver that runs each instance as a system
+// container with runc: its own PID, mount, UTS, IPC and network namespaces, the
+// CPU, memory and process limits of its type in cgroups, its root volume (a
+// loop device, through dm-crypt when encrypted) as its root file system, and
+// every volume a block device at the name its mapping asked for. PID 1 inside
+// is strato itself (`strato guest-init`), bind-mounted read-only at
+// /.strato/strato; it tells the driver why it ended in /.strato/run/exit-reason
+// ("poweroff" or "reboot").
+//
+// No process of strato is a container's parent: the driver watches each
+// container's init through a pidfd, and keeps what it knows of an instance in
+// DIR/ID/state.json, so that a new strato adopts the containers the previous
+// one left running and reports those that ended meanwhile.
+//
+// It needs root, runc (crun refuses these hosts' hybrid cgroups), cgroup v1's
+// devices controller for hot-plugging volumes, and for encrypted volumes the
+// kernel's device-mapper with dmsetup.
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"strato/internal/cloud"
+	"strato/internal/compute"
+)
+
+// Name is the driver's name, as `--driver` spells it.
+const Name = "container"
+
+func init() {
+	compute.Register(Name, func(o compute.Options) (cloud.Compute, error) { return Open(o) })
+}
+
+// Driver is the container driver. Beyond cloud.Compute it has Close (its
+// watchers stop; the containers keep running) and the test hooks of
+// conformance.GuestEvents.
+type Driver struct {
+	opts      compute.Options
+	dir       string
+	runc      runc
+	guestInit string
+	caps      []string // what the instances' root may do
+	watchers  sync.WaitGroup
+
+	mu        sync.Mutex
+	instances map[string]*instance
+	watching  map[*os.File]struct{} // the watchers' pidfds, closed by Close
+	closed    bool
+}
+
+// instance is one instance. Operations hold mu for as long as they take (a
+// graceful stop waits for the guest); Status reads status under the driver's
+// mu instead, so it never waits for them.
+type instance struct {
+	mu   sync.Mutex
+	id   string
+	dir  string
+	rec  record
+	boot uint64 // counts containers started: a watcher of an earlier one is stale
+	gone bool   // destroyed while an operation waited for mu
+
+	status cloud.InstanceRuntime // guarded by Driver.mu
+}
+
+var _ cloud.Compute = (*Driver)(nil)
+
+// Open opens the driver on opts.Dir("container"), adopting the instances an
+// earlier process left: running containers are watched again, and those that
+// ended meanwhile are reported as their guest left them.
+func Open(opts compute.Options) (*Driver, error) {
+	opts = opts.WithDefaults()
+	dir := opts.Dir(Name)
+	if dir == "" {
+		return nil, errors.New("compute container: a data directory is needed")
+	}
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	guestInit := opts.GuestInit
+	if guestInit == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("compute container: finding strato's executable for the guest: %w", err)
+		}
+		guestInit = exe
+	}
+	if _, err := os.Stat(guestInit); err != nil {
+		return nil, fmt.Errorf("compute container: the guest init helper: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("compute container: %w", err)
+	}
+	d := &Driver{opts: opts, dir: dir, runc: runc{root: filepath.Join(dir, "runc")}, guestInit: guestInit,
+		caps: guestCapabilities(), instances: map[string]*instance{}, watching: map[*os.File]struct{}{}}
+	records, err := loadRecords(dir)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	for id, rec := range records {
+		d.instances[id] = &instance{id: id, dir: filepath.Join(dir, id), rec: rec, status: rec.runtime()}
+	}
+	// Every instance is in the map before the first watcher starts.
+	for _, in := range d.instances {
+		in.mu.Lock()
+		d.adopt(in)
+		in.mu.Unlock()
+	}
+	opts.Log.Info("compute container: adopted instances", "count", len(records), "dir", dir)
+	return d, nil
+}
+
+// Available tells whether this host can run the driver's instances: root,
+// runc and loop devices (for `--driver auto`, which falls back to mock).
+func Available() error {
+	if os.Geteuid() != 0 {
+		return errors.New("compute container: strato must run as root to run containers")
+	}
+	if err := runcAvailable(); err != nil {
+		return fmt.Errorf("compute container: %w", err)
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		return fmt.Errorf("compute container: volumes are loop devices, and this host has none: %w", err)
+	}
+	return nil
+}
+
+// Close stops watching the containers, which keep running for the next driver
+// opened on the same directory to adopt.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	for f := range d.watching {
+		f.Close() // ends the watcher's wait
+	}
+	d.mu.Unlock()
+	d.watchers.Wait()
+	return nil
+}
+
+func (d *Driver) Name() string { return Name }
+
+// Create makes the instance's directory and record and, for an instance-store
+// root, its copy of the image; nothing runs yet.
+func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !isInstanceID(spec.ID) {
+		return fmt.Errorf("compute container: create: %w: bad instance ID %q", compute.ErrInvalidState, spec.ID)
+	}
+	for _, b := range append([]cloud.BlockDevice{spec.Root}, spec.Devices...) {
+		if err := usable(b); err != nil {
+			return fmt.Errorf("compute container: create %s: %w", spec.ID, err)
+		}
+	}
+	d.mu.Lock()
+	if _, ok := d.instances[spec.ID]; ok {
+		d.mu.Unlock()
+		return nil // made already: creating again is a no-op
+	}
+	in := &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	d.instances[spec.ID] = in
+	d.mu.Unlock()
+	if err := d.create(in, spec); err != nil {
+		d.forget(in)
+		if rerr := removeInstanceDir(in.dir); rerr != nil {
+			d.opts.Log.Error("compute container: removing a failed instance", "instance", in.id, "err", rerr)
+		}
+		return fmt.Errorf("compute container: create %s: %w", spec.ID, err)
+	}
+	return nil
+}
+
+func (d *Driver) create(in *instance, spec cloud.InstanceSpec) error {
+	if err := os.MkdirAll(filepath.Join(in.dir, runDirName), 0o700); err != nil {
+		return err
+	}
+	spec = cloneSpec(spec)
+	if spec.RootType == "instance-store" {
+		// The image's disk stays as it is; the instance gets a copy of its own,
+		// which goes with it.
+		copyPath := filepath.Join(in.dir, rootCopyName)
+		if err := copySparse(spec.Root.Path, copyPath); err != nil {
+			return err
+		}
+		spec.Root.Path = copyPath
+	}
+	console, err := os.OpenFile(filepath.Join(in.dir, consoleFileName), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	console.Close()
+	in.rec = record{Version: stateVersion, Spec: spec, State: stateCreated}
+	return d.save(in)
+}
+
+// usable checks what can be checked of a volume before it is used: an
+// encrypted one needs device-mapper and an AES-256-XTS key.
+func usable(b cloud.BlockDevice) error {
+	if len(b.Key) == 0 {
+		return nil
+	}
+	if len(b.Key) != xtsKeySize {
+		return fmt.Errorf("volume at %s: key of %d bytes, want %d (AES-256-XTS)", b.Device, len(b.Key), xtsKeySize)
+	}
+	if err := deviceMapperReady(); err != nil {
+		return fmt.Errorf("volume at %s: %w", b.Device, err)
+	}
+	return nil
+}
+
+// Destroy removes the container, its mounts and devices, its instance-store
+// volumes, its network namespace and its directory. The EBS volumes' files are
+// the control plane's and stay.
+func (d *Driver) Destroy(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	in := d.instances[id]
+	d.mu.Unlock()
+	if in == nil {
+		if !isInstanceID(id) {
+			return nil
+		}
+		// A Create interrupted before its record was written.
+		return removeInstanceDir(filepath.Join(d.dir, id))
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.gone {
+		return nil
+	}
+	errs := []error{d.stopInit(in, 0)}
+	errs = append(errs, d.release(ctx, in, false))
+	for _, b := range in.rec.Spec.Devices {
+		if b.Ephemeral {
+			if err := os.Remove(b.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	errs = append(errs, d.removeNetwork(ctx, in))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("compute container: destroy %s: %w", id, err)
+	}
+	if err := removeInstanceDir(in.dir); err != nil {
+		return fmt.Errorf("compute container: destroy %s: %w", id, err)
+	}
+	d.forget(in)
+	return nil
+}
+
+// forget drops a destroyed instance (its mu held).
+func (d *Driver) forget(in *instance) {
+	in.gone = true
+	d.mu.Lock()
+	delete(d.instances, in.id)
+	d.mu.Unlock()
+}
+
+// Status reports the instance; an unknown one is "gone" with ErrNotFound.
+func (d *Driver) Status(ctx context.Context, id string) (cloud.InstanceRuntime, error) {
+	if err := ctx.Err(); err != nil {
+		return cloud.InstanceRuntime{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in, ok := d.instances[id]
+	if !ok || in.status.State == "" { // unknown, or its Create not finished
+		return cloud.InstanceRuntime{State: stateGone}, notFound(id)
+	}
+	return in.status, nil
+}
+
+// ConsoleOutput is what the guest wrote to its stdout and stderr, across its
+// boots.
+func (d *Driver) ConsoleOutput(ctx context.Context, id string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	in, ok := d.instances[id]
+	d.mu.Unlock()
+	if !ok {
+		return nil, notFound(id)
+	}
+	return readTail(filepath.Join(in.dir, consoleFileName), maxConsole)
+}
+
+// readTail reads the last n bytes of a file at most; a missing file is empty.
+func readTail(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(st.Size()-n, 0)
+	out := make([]byte, st.Size()-off)
+	k, err := f.ReadAt(out, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return out[:k], err
+}
+
+// lock finds an instance and locks it, or answers ErrNotFound.
+func (d *Driver) lock(ctx context.Context, id string) (*instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	in := d.instances[id]
+	d.mu.Unlock()
+	if in == nil {
+		return nil, notFound(id)
+	}
+	in.mu.Lock()
+	if in.gone {
+		in.mu.Unlock()
+		return nil, notFound(id)
+	}
+	return in, nil
+}
+
+func notFound(id string) error {
+	return fmt.Errorf("compute container: instance %s: %w", id, compute.ErrNotFound)
+}
+
+func invalidState(op, id, why string) error {
+	return fmt.Errorf("compute container: %s %s: %w: %s", op, id, compute.ErrInvalidState, why)
+}

@@ -1,0 +1,127 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"strato/internal/cloud"
+	"strato/internal/compute"
+)
+
+// AttachVolume attaches a volume at a device name: at once to a running
+// instance (its block device and partitions appear in the guest's /dev), and
+// from the next start to a stopped one. The root device name takes the
+// volume as the new root while the root volume is detached.
+func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDevice) error {
+	in, err := d.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer in.mu.Unlock()
+	if err := usable(dev); err != nil {
+		return fmt.Errorf("compute container: attach to %s: %w", id, err)
+	}
+	spec := &in.rec.Spec
+	guest := guestName(dev.Device)
+	asRoot := guest == rootGuestName(spec.Root.Device) || dev.Device == spec.Root.Device
+	if held, ok := in.volumeAt(guest); ok {
+		if held.Path == dev.Path {
+			return nil // the same volume again: a no-op
+		}
+		return fmt.Errorf("compute container: attach to %s at %s: %w: the device holds %s",
+			id, dev.Device, compute.ErrInvalidState, held.Path)
+	}
+	if asRoot {
+		if in.rec.State == stateRunning {
+			return invalidState("attach", id, "a root volume cannot be attached to a running instance")
+		}
+		spec.Root = dev
+		return d.save(in)
+	}
+	if in.rec.State == stateRunning {
+		if err := d.hotPlug(ctx, in, guest, dev); err != nil {
+			return fmt.Errorf("compute container: attach to %s at %s: %w", id, dev.Device, err)
+		}
+	}
+	spec.Devices = append(spec.Devices, dev)
+	return d.save(in)
+}
+
+// DetachVolume detaches the volume at a device name; none there is a no-op.
+// A running instance's root volume stays.
+func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
+	in, err := d.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer in.mu.Unlock()
+	spec := &in.rec.Spec
+	guest := guestName(device)
+	if spec.Root.Path != "" && (guest == rootGuestName(spec.Root.Device) || device == spec.Root.Device) {
+		if in.rec.State == stateRunning {
+			return invalidState("detach", id, "the root volume of a running instance")
+		}
+		spec.Root = cloud.BlockDevice{Device: spec.Root.Device}
+		return d.save(in)
+	}
+	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return guestName(b.Device) == guest })
+	if i < 0 {
+		return nil // not attached: detaching again is a no-op
+	}
+	if in.rec.State == stateRunning {
+		err := unplugNodes(in.rec.Init.PID, guest)
+		if err == nil {
+			err = removeFromSysView(filepath.Join(in.dir, sysDirName), guest)
+		}
+		if err != nil {
+			return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
+		}
+	}
+	if err := closeDisk(ctx, id, guest, spec.Devices[i]); err != nil {
+		return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
+	}
+	spec.Devices = slices.Delete(spec.Devices, i, i+1)
+	return d.save(in)
+}
+
+// hotPlug gives a running instance a volume: its host devices, then its nodes
+// in the guest; a failure leaves nothing behind.
+func (d *Driver) hotPlug(ctx context.Context, in *instance, guest string, dev cloud.BlockDevice) error {
+	h, err := openDisk(ctx, in.id, guest, dev)
+	if err == nil {
+		var nodes []deviceNode
+		if nodes, err = h.nodes(); err == nil {
+			err = addToSysView(filepath.Join(in.dir, sysDirName), nodes)
+		}
+		if err == nil {
+			err = plugNodes(in.rec.Init.PID, nodes)
+		}
+	}
+	if err != nil {
+		uerr := errors.Join(unplugNodes(in.rec.Init.PID, guest), removeFromSysView(filepath.Join(in.dir, sysDirName), guest))
+		if uerr != nil {
+			d.opts.Log.Error("compute container: undoing a failed attach", "instance", in.id, "err", uerr)
+		}
+		if cerr := closeDisk(context.WithoutCancel(ctx), in.id, guest, dev); cerr != nil {
+			d.opts.Log.Error("compute container: undoing a failed attach", "instance", in.id, "err", cerr)
+		}
+	}
+	return err
+}
+
+// volumeAt is the volume the guest sees at a device name, if any.
+func (in *instance) volumeAt(guest string) (cloud.BlockDevice, bool) {
+	spec := in.rec.Spec
+	if spec.Root.Path != "" && guest == rootGuestName(spec.Root.Device) {
+		return spec.Root, true
+	}
+	for _, b := range spec.Devices {
+		if guestName(b.Device) == guest {
+			return b, true
+		}
+	}
+	return cloud.BlockDevice{}, false
+}
