@@ -27,8 +27,10 @@ func apiAssociation(a *cloud.AddressAssociation) *ec2api.NetworkInterfaceAssocia
 	if a == nil {
 		return nil
 	}
+	// A public address assigned with an instance has no allocation.
 	return &ec2api.NetworkInterfaceAssociation{
-		PublicIp: ptr(a.PublicIP), IpOwnerId: ptr(a.IPOwnerID), AllocationId: ptr(a.AllocationID), AssociationId: ptr(a.AssociationID),
+		PublicIp: ptr(a.PublicIP), IpOwnerId: ptr(a.IPOwnerID), AllocationId: optional(a.AllocationID),
+		AssociationId: optional(a.AssociationID), PublicDnsName: ptr(a.PublicDNSName),
 	}
 }
 
@@ -229,5 +231,5 @@ func (s *Service) attachNetworkInterface(ctx context.Context, c *awsapi.EC2Call,
 }
 
 func (s *Service) detachNetworkInterface(ctx context.Context, c *awsapi.EC2Call, in *ec2api.DetachNetworkInterfaceRequest) (*struct{}, error) {
-	return nil, s.cloud.DetachNetworkInterface(ctx, scope(c), deref(in.AttachmentId))
+	return nil, s.cloud.DetachNetworkInterface(ctx, scope(c), deref(in.AttachmentId), deref(in.Force))
 }
