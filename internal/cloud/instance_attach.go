@@ -31,71 +31,90 @@ func attachTarget(tx store.Tx, s Scope, id string) (Instance, error) {
 	return Instance{}, errorf("IncorrectState", "Instance '%s' is not 'running' or 'stopped'.", id)
 }
 
-// attachVolumeWork has the driver attach a volume recorded attaching.
-func (c *Cloud) attachVolumeWork(s Scope, volumeID, instanceID string) {
-	c.instanceWork(s, instanceID, "attach-volume:"+volumeID, func(ctx context.Context) error {
+// hotplug is one attach or detach done in the background. prepare reads, in
+// a transaction, whether the attachment still waits for the driver (and what
+// the driver needs); call is the driver's part; settle records the outcome
+// with the driver's error, if any, in another transaction.
+type hotplug struct {
+	what    string // "attaching vol-… to i-…", for errors
+	prepare func(tx store.Tx) (due bool, err error)
+	call    func(ctx context.Context) error
+	settle  func(tx store.Tx, driverErr error) error
+}
+
+func (c *Cloud) runHotplug(s Scope, instanceID, op string, h hotplug) {
+	c.instanceWork(s, instanceID, op, func(ctx context.Context) error {
 		if c.compute == nil {
 			return errNoCompute
 		}
-		var dev BlockDevice
-		due := false
-		if err := c.view(ctx, func(tx store.Tx) error {
-			v, err := volumes.get(tx, s, volumeID)
-			if err != nil {
+		due := true
+		if h.prepare != nil {
+			if err := c.view(ctx, func(tx store.Tx) error {
+				var err error
+				due, err = h.prepare(tx)
 				return err
-			}
-			a := attachmentTo(&v, instanceID)
-			if due = a.State == AttachAttaching; due {
-				dev, err = c.volumeDevice(tx, s, &v, a.Device)
-			}
-			return err
-		}); err != nil || !due {
-			return ignoreNotFound(err, nil)
-		}
-		derr := c.compute.AttachVolume(ctx, instanceID, dev)
-		if derr != nil {
-			derr = fmt.Errorf("driver %s attaching %s to %s: %w", c.compute.Name(), volumeID, instanceID, derr)
-		}
-		err := c.update(ctx, func(tx store.Tx) error {
-			v, err := volumes.get(tx, s, volumeID)
-			if err != nil || attachmentTo(&v, instanceID).State != AttachAttaching {
+			}); err != nil || !due {
 				return ignoreNotFound(err, nil)
 			}
-			if derr == nil {
-				return finishVolumeAttach(tx, s, volumeID, instanceID)
-			}
-			// Not attached after all: the volume is as it was.
-			return dropVolumeAttachment(tx, s, volumeID, instanceID)
-		})
+		}
+		derr := h.call(ctx)
+		if errors.Is(derr, ErrComputeNotFound) {
+			derr = nil // the driver has no such instance: nothing is plugged there
+		}
+		if derr != nil {
+			derr = fmt.Errorf("driver %s %s: %w", c.compute.Name(), h.what, derr)
+		}
+		err := c.update(ctx, func(tx store.Tx) error { return ignoreNotFound(h.settle(tx, derr), nil) })
 		return errors.Join(derr, err)
 	})
 }
 
-// detachVolumeWork has the driver detach a volume recorded detaching.
+// attachVolumeWork has the driver attach a volume recorded attaching; if it
+// fails the volume is as it was.
+func (c *Cloud) attachVolumeWork(s Scope, volumeID, instanceID string) {
+	var dev BlockDevice
+	attaching := func(tx store.Tx) (*Volume, bool, error) {
+		v, err := volumes.get(tx, s, volumeID)
+		return &v, err == nil && attachmentTo(&v, instanceID).State == AttachAttaching, err
+	}
+	c.runHotplug(s, instanceID, "attach-volume:"+volumeID, hotplug{
+		what: "attaching " + volumeID + " to " + instanceID,
+		prepare: func(tx store.Tx) (bool, error) {
+			v, due, err := attaching(tx)
+			if due {
+				dev, err = c.volumeDevice(tx, s, v, attachmentTo(v, instanceID).Device)
+			}
+			return due, err
+		},
+		call: func(ctx context.Context) error { return c.compute.AttachVolume(ctx, instanceID, dev) },
+		settle: func(tx store.Tx, derr error) error {
+			if _, due, err := attaching(tx); !due {
+				return err
+			}
+			if derr == nil {
+				return finishVolumeAttach(tx, s, volumeID, instanceID)
+			}
+			return dropVolumeAttachment(tx, s, volumeID, instanceID)
+		},
+	})
+}
+
+// detachVolumeWork has the driver detach a volume recorded detaching; if it
+// fails the volume stays attached (the guest holds it), unless forced.
 func (c *Cloud) detachVolumeWork(s Scope, volumeID, instanceID, device string, force bool) {
-	c.instanceWork(s, instanceID, "detach-volume:"+volumeID, func(ctx context.Context) error {
-		if c.compute == nil {
-			return errNoCompute
-		}
-		derr := c.compute.DetachVolume(ctx, instanceID, device)
-		if errors.Is(derr, ErrComputeNotFound) {
-			derr = nil // the driver has no such instance: nothing is attached there
-		}
-		if derr != nil {
-			derr = fmt.Errorf("driver %s detaching %s from %s: %w", c.compute.Name(), volumeID, instanceID, derr)
-		}
-		err := c.update(ctx, func(tx store.Tx) error {
+	c.runHotplug(s, instanceID, "detach-volume:"+volumeID, hotplug{
+		what: "detaching " + volumeID + " from " + instanceID,
+		call: func(ctx context.Context) error { return c.compute.DetachVolume(ctx, instanceID, device) },
+		settle: func(tx store.Tx, derr error) error {
 			v, err := volumes.get(tx, s, volumeID)
 			if err != nil || attachmentTo(&v, instanceID).State != AttachDetaching {
-				return ignoreNotFound(err, nil)
+				return err
 			}
 			if derr != nil && !force {
-				// Still attached: the guest holds it. Force detaches anyway.
 				return changeAttachment(tx, s, volumeID, instanceID, func(v *Volume, i int) { v.Attachments[i].State = AttachAttached })
 			}
 			return dropVolumeAttachment(tx, s, volumeID, instanceID)
-		})
-		return errors.Join(derr, err)
+		},
 	})
 }
 
@@ -131,72 +150,60 @@ func checkInterfaceSlot(tx store.Tx, s Scope, in *Instance, deviceIndex int) err
 	return nil
 }
 
-// attachInterfaceWork has the driver plug an interface recorded attaching.
+// attachInterfaceWork has the driver plug an interface recorded attaching; if
+// it fails the interface is available again.
 func (c *Cloud) attachInterfaceWork(s Scope, eniID, instanceID, attachmentID string) {
-	c.instanceWork(s, instanceID, "attach-interface:"+eniID, func(ctx context.Context) error {
-		if c.compute == nil {
-			return errNoCompute
-		}
-		var spec InterfaceSpec
-		due := false
-		if err := c.view(ctx, func(tx store.Tx) error {
-			n, err := networkInterfaces.get(tx, s, eniID)
-			if err != nil {
-				return err
-			}
-			if due = n.Attachment != nil && n.Attachment.ID == attachmentID && n.Attachment.Status == AttachAttaching; due {
+	var spec InterfaceSpec
+	c.runHotplug(s, instanceID, "attach-interface:"+eniID, hotplug{
+		what: "attaching " + eniID + " to " + instanceID,
+		prepare: func(tx store.Tx) (bool, error) {
+			n, due, err := interfaceIn(tx, s, eniID, attachmentID, AttachAttaching)
+			if due {
 				spec, err = interfaceSpec(tx, s, &n)
 			}
-			return err
-		}); err != nil || !due {
-			return ignoreNotFound(err, nil)
-		}
-		derr := c.compute.AttachInterface(ctx, instanceID, spec)
-		if derr != nil {
-			derr = fmt.Errorf("driver %s attaching %s to %s: %w", c.compute.Name(), eniID, instanceID, derr)
-		}
-		err := c.update(ctx, func(tx store.Tx) error {
-			n, err := networkInterfaces.get(tx, s, eniID)
-			if err != nil || n.Attachment == nil || n.Attachment.ID != attachmentID || n.Attachment.Status != AttachAttaching {
-				return ignoreNotFound(err, nil)
+			return due, err
+		},
+		call: func(ctx context.Context) error { return c.compute.AttachInterface(ctx, instanceID, spec) },
+		settle: func(tx store.Tx, derr error) error {
+			n, due, err := interfaceIn(tx, s, eniID, attachmentID, AttachAttaching)
+			switch {
+			case !due:
+				return err
+			case derr != nil:
+				return endInterfaceAttachment(tx, s, &n)
 			}
-			if derr == nil {
-				n.Attachment.Status = AttachAttached
-				return networkInterfaces.update(tx, s, &n)
-			}
-			// Not attached after all: the interface is available again.
-			return endInterfaceAttachment(tx, s, &n)
-		})
-		return errors.Join(derr, err)
+			n.Attachment.Status = AttachAttached
+			return networkInterfaces.update(tx, s, &n)
+		},
 	})
 }
 
-// detachInterfaceWork has the driver unplug an interface recorded detaching.
+// detachInterfaceWork has the driver unplug an interface recorded detaching;
+// if it fails the interface stays attached, unless forced.
 func (c *Cloud) detachInterfaceWork(s Scope, eniID, instanceID, attachmentID string, force bool) {
-	c.instanceWork(s, instanceID, "detach-interface:"+eniID, func(ctx context.Context) error {
-		if c.compute == nil {
-			return errNoCompute
-		}
-		derr := c.compute.DetachInterface(ctx, instanceID, eniID)
-		if errors.Is(derr, ErrComputeNotFound) {
-			derr = nil
-		}
-		if derr != nil {
-			derr = fmt.Errorf("driver %s detaching %s from %s: %w", c.compute.Name(), eniID, instanceID, derr)
-		}
-		err := c.update(ctx, func(tx store.Tx) error {
-			n, err := networkInterfaces.get(tx, s, eniID)
-			if err != nil || n.Attachment == nil || n.Attachment.ID != attachmentID || n.Attachment.Status != AttachDetaching {
-				return ignoreNotFound(err, nil)
-			}
-			if derr != nil && !force {
+	c.runHotplug(s, instanceID, "detach-interface:"+eniID, hotplug{
+		what: "detaching " + eniID + " from " + instanceID,
+		call: func(ctx context.Context) error { return c.compute.DetachInterface(ctx, instanceID, eniID) },
+		settle: func(tx store.Tx, derr error) error {
+			n, due, err := interfaceIn(tx, s, eniID, attachmentID, AttachDetaching)
+			switch {
+			case !due:
+				return err
+			case derr != nil && !force:
 				n.Attachment.Status = AttachAttached
 				return networkInterfaces.update(tx, s, &n)
 			}
 			return endInterfaceAttachment(tx, s, &n)
-		})
-		return errors.Join(derr, err)
+		},
 	})
+}
+
+// interfaceIn reads an interface and reports whether its attachment is still
+// the one given, in the given state.
+func interfaceIn(tx store.Tx, s Scope, eniID, attachmentID, status string) (NetworkInterface, bool, error) {
+	n, err := networkInterfaces.get(tx, s, eniID)
+	a := n.Attachment
+	return n, err == nil && a != nil && a.ID == attachmentID && a.Status == status, err
 }
 
 // endInterfaceAttachment makes an interface available: its Elastic IPs stay

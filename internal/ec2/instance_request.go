@@ -33,16 +33,9 @@ func launchInterfaces(list []ec2api.InstanceNetworkInterfaceSpecification) ([]cl
 			idx := int(*n.DeviceIndex)
 			l.DeviceIndex = &idx
 		}
-		for _, p := range n.PrivateIpAddresses {
-			addr := deref(p.PrivateIpAddress)
-			if !deref(p.Primary) {
-				l.SecondaryIPs = append(l.SecondaryIPs, addr)
-				continue
-			}
-			if l.PrivateIP != "" && l.PrivateIP != addr {
-				return nil, invalidValue("Only one primary private IP address may be specified (%s and %s given).", l.PrivateIP, addr)
-			}
-			l.PrivateIP = addr
+		var err error
+		if l.PrivateIP, l.SecondaryIPs, err = splitPrivateIPs(l.PrivateIP, n.PrivateIpAddresses); err != nil {
+			return nil, err
 		}
 		for _, p := range n.Ipv4Prefixes {
 			l.Prefixes = append(l.Prefixes, deref(p.Ipv4Prefix))
