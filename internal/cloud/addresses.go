@@ -207,11 +207,13 @@ func (c *Cloud) AssociateAddress(ctx context.Context, s Scope, req AssociateRequ
 		return "", errorf("InvalidParameterCombination", "You may specify an instance ID or a network interface ID, but not both.")
 	}
 	var assocID string
+	var vpcIDs []string
 	err := c.update(ctx, func(tx store.Tx) error {
 		a, err := addressOf(tx, s, req.AllocationID, req.PublicIP)
 		if err != nil {
 			return err
 		}
+		vpcIDs = []string{a.VpcID}
 		eniID := req.NetworkInterfaceID
 		if req.InstanceID != "" {
 			if eniID, err = primaryInterfaceOf(tx, s, req.InstanceID); err != nil {
@@ -242,9 +244,13 @@ func (c *Cloud) AssociateAddress(ctx context.Context, s Scope, req AssociateRequ
 		if err := requireInternetGateway(tx, s, n.VpcID); err != nil {
 			return err
 		}
+		vpcIDs = append(vpcIDs, n.VpcID)
 		assocID, err = bindAddress(tx, s, &a, &n, req.PrivateIP, req.InstanceID)
 		return err
 	})
+	if err == nil {
+		c.publicAddressesChanged(s, vpcIDs...)
+	}
 	return assocID, err
 }
 
@@ -298,7 +304,11 @@ func bindAddress(tx store.Tx, s Scope, a *Address, n *NetworkInterface, privateI
 	if instanceID == "" && n.Attachment != nil {
 		a.InstanceID = n.Attachment.InstanceID
 	}
-	n.PrivateIPs[i].Association = &AddressAssociation{PublicIP: a.PublicIP, IPOwnerID: a.OwnerID, AllocationID: a.AllocationID, AssociationID: a.AssociationID}
+	dns, err := publicDNSName(tx, s, n.VpcID, a.PublicIP)
+	if err != nil {
+		return "", err
+	}
+	n.PrivateIPs[i].Association = &AddressAssociation{PublicIP: a.PublicIP, IPOwnerID: a.OwnerID, AllocationID: a.AllocationID, AssociationID: a.AssociationID, PublicDNSName: dns}
 	if err := networkInterfaces.update(tx, s, n); err != nil {
 		return "", err
 	}
@@ -319,6 +329,11 @@ func unbindAddress(tx store.Tx, s Scope, a *Address) error {
 				n.PrivateIPs[i].Association = nil
 			}
 		}
+		// An instance whose public address the Elastic IP replaced may get a
+		// new one.
+		if err := reassignAfterElasticIP(tx, s, &n); err != nil {
+			return err
+		}
 		if err := networkInterfaces.update(tx, s, &n); err != nil {
 			return err
 		}
@@ -332,10 +347,15 @@ func clearAssociation(a *Address) {
 }
 
 // dropAssociation clears the address side of a mapping whose interface side the
-// caller is removing (an interface deleted, an address unassigned).
+// caller is removing (an interface deleted, an address unassigned, an Elastic
+// IP replacing a public address assigned with an instance, which goes back to
+// the pool).
 func dropAssociation(tx store.Tx, s Scope, as *AddressAssociation) error {
-	if as == nil || as.AllocationID == "" {
+	switch {
+	case as == nil:
 		return nil
+	case as.IsAutoAssigned():
+		return releasePublicIP(tx, as.PublicIP)
 	}
 	a, err := addresses.get(tx, s, as.AllocationID)
 	if err != nil {
@@ -347,7 +367,8 @@ func dropAssociation(tx store.Tx, s Scope, as *AddressAssociation) error {
 
 // DisassociateAddress removes a mapping, by association ID or public IP.
 func (c *Cloud) DisassociateAddress(ctx context.Context, s Scope, associationID, publicIP string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		var a Address
 		var err error
 		if associationID != "" {
@@ -365,8 +386,13 @@ func (c *Cloud) DisassociateAddress(ctx context.Context, s Scope, associationID,
 		if err == nil && n.RequesterManaged {
 			return errorf("OperationNotPermitted", "Address %s is in use by %s; delete that instead.", a.PublicIP, n.ManagedBy)
 		}
+		vpcID = a.VpcID
 		return unbindAddress(tx, s, &a)
 	})
+	if err == nil {
+		c.publicAddressesChanged(s, vpcID)
+	}
+	return err
 }
 
 func addressByAssociation(tx store.Tx, s Scope, associationID string) (Address, error) {

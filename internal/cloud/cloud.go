@@ -39,6 +39,8 @@ type Cloud struct {
 	compute Compute
 	// jobs runs the block store's background work (blockjobs.go).
 	jobs blockJobs
+	// dataplane is told public address changes (nil until UseDataplane).
+	dataplane *dataplaneLink
 }
 
 // UseBlocks gives the control plane its block store; call it before serving.

@@ -79,6 +79,13 @@ type Instance struct {
 	ENASupport         bool   `json:"enaSupport"`
 	EbsOptimized       bool   `json:"ebsOptimized"`
 
+	// InstanceStore are its instance store volumes (DescribeInstances does not
+	// show them; the driver makes them).
+	InstanceStore []InstanceStoreDevice `json:"instanceStore,omitempty"`
+	// ImageBundle is, for an instance-store-backed instance, the bundle its root
+	// is copied from (the image may be deregistered meanwhile).
+	ImageBundle string `json:"imageBundle,omitempty"`
+
 	UserData                          string          `json:"userData,omitempty"` // base64, as given
 	ClientToken                       string          `json:"clientToken,omitempty"`
 	DisableAPITermination             bool            `json:"disableApiTermination"`
@@ -145,7 +152,6 @@ func init() {
 		Message:     "You have requested more instances than your current instance limit of %d allows.",
 	}
 	instanceForAttach = instanceZone
-	instanceForAttachment = instanceZone
 	primaryInterfaceOf = func(tx store.Tx, s Scope, id string) (string, error) {
 		in, err := liveInstance(tx, s, id)
 		return in.InterfaceID, err

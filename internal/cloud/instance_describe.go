@@ -2,6 +2,8 @@ package cloud
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"strato/internal/cloud/filter"
 	"strato/internal/store"
@@ -23,6 +25,33 @@ func (v *InstanceView) Device(vol *Volume) VolumeAttachment {
 		}
 	}
 	return VolumeAttachment{}
+}
+
+// primaryAssociation is the public address mapped to the instance's primary
+// private address, if any.
+func (v InstanceView) primaryAssociation() *AddressAssociation {
+	for _, n := range v.Interfaces {
+		if n.Attachment != nil && n.Attachment.DeviceIndex == 0 {
+			return n.PrivateIPs[0].Association
+		}
+	}
+	return nil
+}
+
+// PublicIP is the instance's public IPv4 address (assigned or Elastic), or "".
+func (v InstanceView) PublicIP() string {
+	if a := v.primaryAssociation(); a != nil {
+		return a.PublicIP
+	}
+	return ""
+}
+
+// PublicDNSName is the public host name of that address, or "".
+func (v InstanceView) PublicDNSName() string {
+	if a := v.primaryAssociation(); a != nil {
+		return a.PublicDNSName
+	}
+	return ""
 }
 
 func one(s string) []string {
@@ -62,27 +91,6 @@ var instanceFields = filter.Fields[InstanceView]{
 		var out []string
 		for _, g := range v.Groups {
 			out = append(out, g.Name)
-		}
-		return out
-	},
-	"network-interface.network-interface-id": func(v InstanceView) []string {
-		var out []string
-		for _, n := range v.Interfaces {
-			out = append(out, n.ID)
-		}
-		return out
-	},
-	"block-device-mapping.volume-id": func(v InstanceView) []string {
-		var out []string
-		for _, vol := range v.Volumes {
-			out = append(out, vol.ID)
-		}
-		return out
-	},
-	"block-device-mapping.device-name": func(v InstanceView) []string {
-		var out []string
-		for _, vol := range v.Volumes {
-			out = append(out, v.Device(&vol).Device)
 		}
 		return out
 	},
@@ -132,6 +140,17 @@ func viewInstance(tx store.Tx, s Scope, in Instance) (InstanceView, error) {
 	if v.Volumes, err = volumesOfInstance(tx, s, in.ID); err != nil {
 		return v, err
 	}
+	// The root device first, then the others by device name.
+	slices.SortStableFunc(v.Volumes, func(a, b Volume) int {
+		da, db := v.Device(&a).Device, v.Device(&b).Device
+		switch {
+		case da == in.RootDeviceName:
+			return -1
+		case db == in.RootDeviceName:
+			return 1
+		}
+		return strings.Compare(da, db)
+	})
 	v.Interfaces, err = interfacesOfInstance(tx, s, in.ID)
 	return v, err
 }

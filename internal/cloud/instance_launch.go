@@ -38,9 +38,18 @@ func (c *Cloud) launchInstance(s Scope, id string) {
 
 func (c *Cloud) runLaunch(ctx context.Context, s Scope, id string) error {
 	var in Instance
+	var creating []string
 	if err := c.view(ctx, func(tx store.Tx) error {
 		var err error
-		in, err = instances.get(tx, s, id)
+		if in, err = instances.get(tx, s, id); err != nil {
+			return err
+		}
+		vols, err := volumesOfInstance(tx, s, id)
+		for _, v := range vols {
+			if v.State == VolumeCreating {
+				creating = append(creating, v.ID)
+			}
+		}
 		return err
 	}); err != nil {
 		return ignoreNotFound(err, nil)
@@ -48,13 +57,21 @@ func (c *Cloud) runLaunch(ctx context.Context, s Scope, id string) error {
 	if in.State != InstancePending {
 		return nil
 	}
-	if in.RootVolumeID != "" {
-		j := newBlockJob(jobCreateVolume, s, in.RootVolumeID)
+	// The volumes made with the instance: their jobs were recorded with them.
+	for _, vol := range creating {
+		j := newBlockJob(jobCreateVolume, s, vol)
 		if err := c.runCreateVolume(ctx, j); err != nil {
 			if ferr := c.failJob(j, err); ferr != nil {
-				c.log.Error("recording a failed root volume", "volume", in.RootVolumeID, "err", ferr)
+				c.log.Error("recording a failed volume", "volume", vol, "err", ferr)
 			}
 			return err
+		}
+	}
+	if in.ImageBundle != "" {
+		// An instance-store-backed instance boots from its own copy of the
+		// image's bundle (repeat-safe: an existing copy is kept).
+		if err := c.blocks.RestoreVolume(ctx, instanceStoreRootID(id), InstanceStoreRootSize, in.ImageBundle, nil, nil, func(done, total int64) {}); err != nil {
+			return fmt.Errorf("copying the root of %s from bundle %s: %w", id, in.ImageBundle, err)
 		}
 	}
 	spec, err := c.instanceSpec(ctx, s, id)
@@ -73,6 +90,9 @@ func (c *Cloud) runLaunch(ctx context.Context, s Scope, id string) error {
 			return ignoreNotFound(err, nil)
 		}
 		if err := settleVolumes(tx, s, id); err != nil {
+			return err
+		}
+		if err := settleInterfaces(tx, s, id); err != nil {
 			return err
 		}
 		in.State, in.StateReasonCode, in.StateReasonMessage = InstanceRunning, "", ""
@@ -103,6 +123,23 @@ func settleVolumes(tx store.Tx, s Scope, id string) error {
 	return nil
 }
 
+// settleInterfaces marks an instance's attaching interfaces attached.
+func settleInterfaces(tx store.Tx, s Scope, id string) error {
+	enis, err := interfacesOfInstance(tx, s, id)
+	if err != nil {
+		return err
+	}
+	for _, n := range enis {
+		if n.Attachment.Status == AttachAttaching {
+			n.Attachment.Status = AttachAttached
+			if err := networkInterfaces.update(tx, s, &n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // failLaunch ends an instance whose launch failed as AWS does: terminated, with
 // Server.InternalError, its volumes and interfaces released.
 func (c *Cloud) failLaunch(ctx context.Context, s Scope, id string) error {
@@ -125,21 +162,21 @@ func (c *Cloud) instanceSpec(ctx context.Context, s Scope, id string) (InstanceS
 			ID: in.ID, InstanceType: in.InstanceType, VCPUs: it.VCpuInfo.DefaultVCpus, MemoryMiB: int(it.MemoryInfo.SizeInMiB),
 			Architecture: in.Architecture, Hostname: "ip-" + strings.ReplaceAll(in.PrivateIP, ".", "-"), RootType: in.RootDeviceType,
 		}
+		if in.ImageBundle != "" {
+			spec.Root = BlockDevice{Device: in.RootDeviceName, Path: c.blocks.VolumePath(instanceStoreRootID(id)), Ephemeral: true, Size: InstanceStoreRootSize}
+		}
 		vols, err := volumesOfInstance(tx, s, id)
 		if err != nil {
 			return err
 		}
 		for _, v := range vols {
-			dev := BlockDevice{Path: c.blocks.VolumePath(v.ID)}
-			for _, a := range v.Attachments {
-				if a.InstanceID == id {
-					dev.Device = a.Device
-				}
+			a := attachmentTo(&v, id)
+			if a.State == AttachDetaching {
+				continue
 			}
-			if v.DataKey != nil {
-				if dev.Key, err = openVolumeKey(tx, s, *v.DataKey); err != nil {
-					return err
-				}
+			dev, err := c.volumeDevice(tx, s, &v, a.Device)
+			if err != nil {
+				return err
 			}
 			if dev.Device == in.RootDeviceName {
 				spec.Root = dev
@@ -147,27 +184,70 @@ func (c *Cloud) instanceSpec(ctx context.Context, s Scope, id string) (InstanceS
 				spec.Devices = append(spec.Devices, dev)
 			}
 		}
+		// Instance storage: where its files live is the driver's choice (it
+		// belongs to the host the instance runs on), so Path is empty.
+		for _, d := range in.InstanceStore {
+			spec.Devices = append(spec.Devices, BlockDevice{Device: d.Device, Ephemeral: true, Size: d.Size})
+		}
 		enis, err := interfacesOfInstance(tx, s, id)
 		if err != nil {
 			return err
 		}
 		for _, n := range enis {
-			sn, err := subnets.get(tx, s, n.SubnetID)
+			if n.Attachment.Status == AttachDetaching {
+				continue
+			}
+			is, err := interfaceSpec(tx, s, &n)
 			if err != nil {
 				return err
-			}
-			is := InterfaceSpec{ID: n.ID, DeviceIndex: n.Attachment.DeviceIndex, MAC: n.MACAddress, SubnetCIDR: sn.CIDR, VpcID: n.VpcID, SubnetID: n.SubnetID}
-			if p, err := netip.ParsePrefix(sn.CIDR); err == nil {
-				is.Gateway = p.Masked().Addr().Next().String()
-			}
-			for _, a := range n.PrivateIPs {
-				is.PrivateIPs = append(is.PrivateIPs, a.Address)
 			}
 			spec.Interfaces = append(spec.Interfaces, is)
 		}
 		return nil
 	})
 	return spec, err
+}
+
+// attachmentTo is a volume's attachment to an instance.
+func attachmentTo(v *Volume, instanceID string) VolumeAttachment {
+	for _, a := range v.Attachments {
+		if a.InstanceID == instanceID {
+			return a
+		}
+	}
+	return VolumeAttachment{}
+}
+
+// volumeDevice is an EBS volume as a driver sees it at a device name: its
+// file, and its key when encrypted.
+func (c *Cloud) volumeDevice(tx store.Tx, s Scope, v *Volume, device string) (BlockDevice, error) {
+	dev := BlockDevice{Device: device, Path: c.blocks.VolumePath(v.ID)}
+	if v.DataKey != nil {
+		var err error
+		if dev.Key, err = openVolumeKey(tx, s, *v.DataKey); err != nil {
+			return BlockDevice{}, err
+		}
+	}
+	return dev, nil
+}
+
+// interfaceSpec is a network interface as a driver sees it.
+func interfaceSpec(tx store.Tx, s Scope, n *NetworkInterface) (InterfaceSpec, error) {
+	sn, err := subnets.get(tx, s, n.SubnetID)
+	if err != nil {
+		return InterfaceSpec{}, err
+	}
+	is := InterfaceSpec{ID: n.ID, MAC: n.MACAddress, SubnetCIDR: sn.CIDR, VpcID: n.VpcID, SubnetID: n.SubnetID}
+	if n.Attachment != nil {
+		is.DeviceIndex = n.Attachment.DeviceIndex
+	}
+	if p, err := netip.ParsePrefix(sn.CIDR); err == nil {
+		is.Gateway = p.Masked().Addr().Next().String()
+	}
+	for _, a := range n.PrivateIPs {
+		is.PrivateIPs = append(is.PrivateIPs, a.Address)
+	}
+	return is, nil
 }
 
 // interfacesOfInstance lists the interfaces attached to an instance, by device index.
@@ -199,6 +279,7 @@ func (c *Cloud) ResumeInstances(ctx context.Context) error {
 		return errNoCompute
 	}
 	var pending []Instance
+	var scopes []Scope
 	err := c.view(ctx, func(tx store.Tx) error {
 		accounts, err := tx.ListAccounts()
 		if err != nil {
@@ -209,6 +290,9 @@ func (c *Cloud) ResumeInstances(ctx context.Context) error {
 				list, err := instances.load(tx, Scope{Account: a.ID, Region: r.Name}, nil, nil)
 				if err != nil {
 					return err
+				}
+				if len(list) > 0 {
+					scopes = append(scopes, Scope{Account: a.ID, Region: r.Name})
 				}
 				for _, in := range list {
 					switch in.State {
@@ -245,6 +329,11 @@ func (c *Cloud) ResumeInstances(ctx context.Context) error {
 				}
 				return c.finishTerminate(ctx, s, id, reasonUserShutdown, reasonUserShutdownMsg)
 			})
+		}
+	}
+	for _, s := range scopes {
+		if err := c.resumeAttachments(ctx, s); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -3,6 +3,8 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"strato/internal/store"
 )
@@ -68,6 +70,9 @@ func (c *Cloud) changeStates(ctx context.Context, s Scope, ids []string, change 
 func (c *Cloud) StopInstances(ctx context.Context, s Scope, ids []string, force bool) ([]StateChange, error) {
 	now := c.clock.Now()
 	return c.changeStates(ctx, s, ids, func(tx store.Tx, in *Instance) (bool, error) {
+		if in.RootDeviceType == RootDeviceInstanceStore {
+			return false, errorf("UnsupportedOperation", "The instance '%s' does not have an 'ebs' root device type and cannot be stopped.", in.ID)
+		}
 		switch in.State {
 		case InstanceStopped:
 			return false, nil
@@ -94,7 +99,8 @@ func (c *Cloud) StopInstances(ctx context.Context, s Scope, ids []string, force 
 // StartInstances starts stopped instances: pending, then running once the
 // driver has booted them. A running or pending instance is left as it is.
 func (c *Cloud) StartInstances(ctx context.Context, s Scope, ids []string) ([]StateChange, error) {
-	return c.changeStates(ctx, s, ids, func(tx store.Tx, in *Instance) (bool, error) {
+	changedVPCs := map[string]bool{}
+	out, err := c.changeStates(ctx, s, ids, func(tx store.Tx, in *Instance) (bool, error) {
 		switch in.State {
 		case InstanceRunning, InstancePending:
 			return false, nil
@@ -102,14 +108,27 @@ func (c *Cloud) StartInstances(ctx context.Context, s Scope, ids []string) ([]St
 		default:
 			return false, errorf("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", in.ID)
 		}
+		if in.RootVolumeID == "" {
+			return false, errorf("IncorrectInstanceState", "The instance '%s' has no root volume attached at %s.", in.ID, in.RootDeviceName)
+		}
 		in.State, in.StateTransitionReason, in.StateReasonCode, in.StateReasonMessage = InstancePending, "", "", ""
-		return true, nil
+		// A new public address, if it was launched with one (AWS never gives
+		// back the old one).
+		vpcIDs, err := instancePublicIPs(tx, s, in.ID, true)
+		for _, v := range vpcIDs {
+			changedVPCs[v] = true
+		}
+		return true, err
 	}, func(ctx context.Context, id string) error {
 		if err := c.compute.Start(ctx, id); err != nil {
 			return fmt.Errorf("driver %s starting %s: %w", c.compute.Name(), id, err)
 		}
 		return c.settleState(ctx, s, id, InstancePending, InstanceRunning)
 	}, "start")
+	if err == nil {
+		c.publicAddressesChanged(s, slices.Collect(maps.Keys(changedVPCs))...)
+	}
+	return out, err
 }
 
 // RebootInstances reboots running instances (the state stays running).
@@ -150,26 +169,52 @@ func (c *Cloud) TerminateInstances(ctx context.Context, s Scope, ids []string) (
 }
 
 // settleState moves an instance from one state to the next once the driver
-// has done its part (unless something else moved it meanwhile).
+// has done its part (unless something else moved it meanwhile). A stopped
+// instance gives back its public addresses; a running one has its devices
+// attached.
 func (c *Cloud) settleState(ctx context.Context, s Scope, id, from, to string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var changed []string
+	err := c.update(ctx, func(tx store.Tx) error {
+		changed = nil
 		in, err := instances.get(tx, s, id)
 		if err != nil || in.State != from {
 			return ignoreNotFound(err, nil)
 		}
+		switch to {
+		case InstanceStopped:
+			if changed, err = instancePublicIPs(tx, s, id, false); err != nil {
+				return err
+			}
+		case InstanceRunning:
+			if err := settleVolumes(tx, s, id); err != nil {
+				return err
+			}
+			if err := settleInterfaces(tx, s, id); err != nil {
+				return err
+			}
+		}
 		in.State = to
 		return instances.update(tx, s, &in)
 	})
+	if err == nil {
+		c.publicAddressesChanged(s, changed...)
+	}
+	return err
 }
 
 // finishTerminate records an instance terminated and releases what it held.
 func (c *Cloud) finishTerminate(ctx context.Context, s Scope, id, reasonCode, reasonMsg string) error {
 	var deletions []blockJob
+	var vpcIDs []string
+	var bundleCopy string
 	err := c.update(ctx, func(tx store.Tx) error {
-		deletions = nil
+		deletions, vpcIDs, bundleCopy = nil, nil, ""
 		in, err := instances.get(tx, s, id)
 		if err != nil || in.State == InstanceTerminated {
 			return ignoreNotFound(err, nil)
+		}
+		if in.ImageBundle != "" {
+			bundleCopy = instanceStoreRootID(id)
 		}
 		vols, err := volumesOfInstance(tx, s, id)
 		if err != nil {
@@ -211,14 +256,23 @@ func (c *Cloud) finishTerminate(ctx context.Context, s Scope, id, reasonCode, re
 			return err
 		}
 		for _, n := range enis {
+			vpcIDs = append(vpcIDs, n.VpcID)
 			if n.Attachment.DeleteOnTermination {
+				// Its Elastic IPs are unmapped, its public address released.
 				if err := deleteInterface(tx, s, n.ID); err != nil {
 					return err
 				}
 				continue
 			}
-			n.Attachment = nil
+			if _, err := releaseAutoPublicIPs(tx, &n); err != nil {
+				return err
+			}
+			n.Attachment, n.AutoPublicIP = nil, false
 			if err := networkInterfaces.update(tx, s, &n); err != nil {
+				return err
+			}
+			// Its Elastic IPs stay mapped to it, no longer to the instance.
+			if err := setAddressesInstance(tx, s, &n, ""); err != nil {
 				return err
 			}
 		}
@@ -229,6 +283,16 @@ func (c *Cloud) finishTerminate(ctx context.Context, s Scope, id, reasonCode, re
 	})
 	for _, j := range deletions {
 		c.launch(j, nil)
+	}
+	if err == nil {
+		c.publicAddressesChanged(s, vpcIDs...)
+		if bundleCopy != "" {
+			// The driver removes instance storage with the instance; this copy is
+			// the block store's, removed here (repeat-safe).
+			if derr := c.blocks.DeleteVolume(bundleCopy); derr != nil {
+				c.log.Error("removing the root copy of an instance-store instance", "instance", id, "err", derr)
+			}
+		}
 	}
 	return err
 }

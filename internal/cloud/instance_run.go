@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -17,11 +18,13 @@ const MaxUserData = 16 * 1024
 
 var errNoCompute = errors.New("the control plane has no instance driver (UseCompute was not called)")
 
-// RunRequest is what RunInstances asks for (the parameters strato supports so far).
+// RunRequest is what RunInstances asks for.
 type RunRequest struct {
 	ImageID, InstanceType string
 	MinCount, MaxCount    int32
 	KeyName               string
+	// SubnetID, the groups and PrivateIP describe the primary interface when
+	// Interfaces is empty; with Interfaces they must be empty (AWS's rule).
 	SubnetID              string
 	AvailabilityZone      string
 	SecurityGroupIDs      []string
@@ -30,11 +33,17 @@ type RunRequest struct {
 	UserData              string // base64
 	DisableAPITermination bool
 	DisableAPIStop        bool
-	// InstanceInitiatedShutdownBehavior: stop (default) or terminate.
+	// InstanceInitiatedShutdownBehavior: stop or terminate; "" is stop, or
+	// terminate for an instance-store-backed image.
 	InstanceInitiatedShutdownBehavior       string
 	EbsOptimized                            bool
 	Metadata                                MetadataOptions
 	InstanceTags, VolumeTags, InterfaceTags []Tag
+	// Interfaces are the NetworkInterfaces asked for (instance_run_network.go).
+	Interfaces []LaunchInterface
+	// BlockDevices change and add to the image's block device mappings
+	// (instance_run_storage.go).
+	BlockDevices []LaunchBlockDevice
 }
 
 // Reservation is the instances one RunInstances call made.
@@ -61,10 +70,14 @@ func (r *RunRequest) validate() error {
 	if r.InstanceType == "" {
 		r.InstanceType = "m1.small"
 	}
+	if err := r.validateInterfaces(); err != nil {
+		return err
+	}
+	if err := validateBlockDevices(r.BlockDevices); err != nil {
+		return err
+	}
 	switch r.InstanceInitiatedShutdownBehavior {
-	case "":
-		r.InstanceInitiatedShutdownBehavior = "stop"
-	case "stop", "terminate":
+	case "", "stop", "terminate":
 	default:
 		return errorf("InvalidParameterValue", "Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid. Valid values: stop, terminate.", r.InstanceInitiatedShutdownBehavior)
 	}
@@ -132,7 +145,7 @@ func (c *Cloud) RunInstances(ctx context.Context, s Scope, token string, req Run
 	if err := req.validate(); err != nil {
 		return Reservation{}, err
 	}
-	if req.SubnetID == "" {
+	if req.needsDefaultSubnet() {
 		if err := c.EnsureDefaultVPC(ctx, s); err != nil {
 			return Reservation{}, err
 		}
@@ -143,50 +156,31 @@ func (c *Cloud) RunInstances(ctx context.Context, s Scope, token string, req Run
 	if err != nil {
 		return Reservation{}, err
 	}
+	var vpcIDs []string
 	for _, in := range r.Instances {
 		c.launchInstance(s, in.ID)
+		if in.PublicIP() != "" {
+			vpcIDs = append(vpcIDs, in.VpcID)
+		}
 	}
+	c.publicAddressesChanged(s, vpcIDs...)
 	return r, nil
 }
 
+// launchPlan is what every instance of one launch is made of.
+type launchPlan struct {
+	img Image
+	it  catalog.InstanceType
+	// shutdownBehavior is the request's, or the image's default.
+	shutdownBehavior string
+	nics             []interfacePlan
+	storage          storagePlan
+}
+
 func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest) (Reservation, error) {
-	img, err := visibleImage(tx, s, req.ImageID)
+	plan, err := planLaunch(tx, s, &req)
 	if err != nil {
 		return Reservation{}, err
-	}
-	if img.State != "available" {
-		return Reservation{}, errorf("InvalidAMIID.Unavailable", "Image %s is not available (state %s).", img.ID, img.State)
-	}
-	it, ok := catalog.LookupInstanceType(req.InstanceType)
-	if !ok {
-		return Reservation{}, errorf("InvalidParameterValue", "Invalid value '%s' for InstanceType.", req.InstanceType)
-	}
-	if !slices.Contains(it.ProcessorInfo.SupportedArchitectures, img.Architecture) {
-		return Reservation{}, errorf("InvalidParameterValue", "The architecture '%s' of the specified instance type does not match the architecture '%s' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover the architecture of the instance type or AMI.", strings.Join(it.ProcessorInfo.SupportedArchitectures, ", "), img.Architecture)
-	}
-	if img.RootDeviceType != "ebs" {
-		return Reservation{}, errorf("UnsupportedOperation", "strato does not launch instance-store-backed images yet.")
-	}
-	root := imageRoot(&img)
-	if root == nil || root.EBS == nil || root.EBS.SnapshotID == "" {
-		return Reservation{}, errorf("InvalidAMIID.Malformed", "Image %s has no EBS root device mapping.", img.ID)
-	}
-	if req.KeyName != "" {
-		if _, err := keyPairs.getByName(tx, s, req.KeyName); err != nil {
-			return Reservation{}, errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", req.KeyName)
-		}
-	}
-	sn, err := launchSubnet(tx, s, req.SubnetID, req.AvailabilityZone)
-	if err != nil {
-		return Reservation{}, err
-	}
-	groups := slices.Clone(req.SecurityGroupIDs)
-	for _, name := range req.SecurityGroupNames {
-		g, err := resolveGroup(tx, s, GroupSelector{Name: name})
-		if err != nil {
-			return Reservation{}, err
-		}
-		groups = append(groups, g.ID)
 	}
 	now := c.clock.Now()
 	live, err := purgeGoneInstances(tx, s, now)
@@ -202,7 +196,7 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 			}
 			return Reservation{}, err
 		}
-		in, err := c.runOne(tx, s, token, req, &img, root, it, sn, groups, r.ID, i)
+		in, err := c.runOne(tx, s, token, req, &plan, r.ID, i)
 		if err != nil {
 			// Past MinCount a lack of room ends the launch; before, it fails it all.
 			if i >= req.MinCount && isCapacityError(err) {
@@ -210,7 +204,6 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 			}
 			return Reservation{}, err
 		}
-		in.LaunchTime = now
 		v, err := viewInstance(tx, s, in)
 		if err != nil {
 			return Reservation{}, err
@@ -218,6 +211,45 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 		r.Instances = append(r.Instances, v)
 	}
 	return r, nil
+}
+
+// planLaunch checks what a launch asks for against the image, the instance
+// type and the network, once for all its instances.
+func planLaunch(tx store.Tx, s Scope, req *RunRequest) (launchPlan, error) {
+	img, err := visibleImage(tx, s, req.ImageID)
+	if err != nil {
+		return launchPlan{}, err
+	}
+	if img.State != "available" {
+		return launchPlan{}, errorf("InvalidAMIID.Unavailable", "Image %s is not available (state %s).", img.ID, img.State)
+	}
+	it, ok := catalog.LookupInstanceType(req.InstanceType)
+	if !ok {
+		return launchPlan{}, errorf("InvalidParameterValue", "Invalid value '%s' for InstanceType.", req.InstanceType)
+	}
+	if !slices.Contains(it.ProcessorInfo.SupportedArchitectures, img.Architecture) {
+		return launchPlan{}, errorf("InvalidParameterValue", "The architecture '%s' of the specified instance type does not match the architecture '%s' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover the architecture of the instance type or AMI.", strings.Join(it.ProcessorInfo.SupportedArchitectures, ", "), img.Architecture)
+	}
+	plan := launchPlan{img: img, it: it, shutdownBehavior: req.InstanceInitiatedShutdownBehavior}
+	if plan.shutdownBehavior == "" {
+		// An instance-store-backed instance cannot stop: AWS terminates it.
+		plan.shutdownBehavior = "stop"
+		if img.RootDeviceType == RootDeviceInstanceStore {
+			plan.shutdownBehavior = "terminate"
+		}
+	}
+	if req.KeyName != "" {
+		if _, err := keyPairs.getByName(tx, s, req.KeyName); err != nil {
+			return launchPlan{}, errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", req.KeyName)
+		}
+	}
+	if plan.nics, err = planInterfaces(tx, s, req, it); err != nil {
+		return launchPlan{}, err
+	}
+	if plan.storage, err = planStorage(tx, s, &img, it, req.BlockDevices); err != nil {
+		return launchPlan{}, err
+	}
+	return plan, nil
 }
 
 // purgeGoneInstances deletes the scope's instances terminated more than
@@ -246,20 +278,11 @@ func isCapacityError(err error) bool {
 		return false
 	}
 	switch e.Code() {
-	case "InstanceLimitExceeded", "InsufficientFreeAddressesInSubnet", "NetworkInterfaceLimitExceeded", "VolumeLimitExceeded", "InsufficientInstanceCapacity":
+	case "InstanceLimitExceeded", "InsufficientFreeAddressesInSubnet", "NetworkInterfaceLimitExceeded", "VolumeLimitExceeded",
+		"InsufficientInstanceCapacity", "InsufficientAddressCapacity":
 		return true
 	}
 	return false
-}
-
-// imageRoot is the image's mapping for its root device.
-func imageRoot(img *Image) *ImageBlockDevice {
-	for i := range img.BlockDevices {
-		if img.BlockDevices[i].DeviceName == img.RootDeviceName {
-			return &img.BlockDevices[i]
-		}
-	}
-	return nil
 }
 
 // launchSubnet is the subnet named, or the default VPC's default subnet of the
@@ -297,51 +320,51 @@ func launchSubnet(tx store.Tx, s Scope, subnetID, zone string) (Subnet, error) {
 	return Subnet{}, errorf("MissingInput", "No subnets found for the default VPC '%s'. Please specify a subnet.", v.ID)
 }
 
-// runOne records one instance of a launch with its interface and root volume.
-func (c *Cloud) runOne(tx store.Tx, s Scope, token string, req RunRequest, img *Image, root *ImageBlockDevice, it catalog.InstanceType, sn Subnet, groups []string, reservation string, index int32) (Instance, error) {
+// runOne records one instance of a launch with its interfaces and volumes.
+func (c *Cloud) runOne(tx store.Tx, s Scope, token string, req RunRequest, plan *launchPlan, reservation string, index int32) (Instance, error) {
 	now := c.clock.Now()
+	img := &plan.img
 	in := Instance{
 		ID: NewID("i"), ReservationID: reservation, OwnerID: s.Account, Region: s.Region, LaunchIndex: index,
-		ImageID: img.ID, InstanceType: it.InstanceType, Architecture: img.Architecture, KeyName: req.KeyName,
-		AvailabilityZone: sn.AvailabilityZone, SubnetID: sn.ID, VpcID: sn.VpcID, State: InstancePending,
-		RootDeviceName: img.RootDeviceName, RootDeviceType: img.RootDeviceType, VirtualizationType: img.VirtualizationType,
-		BootMode: img.BootMode, ENASupport: img.ENASupport, EbsOptimized: req.EbsOptimized, UserData: req.UserData,
-		ClientToken: token, DisableAPITermination: req.DisableAPITermination, DisableAPIStop: req.DisableAPIStop,
-		InstanceInitiatedShutdownBehavior: req.InstanceInitiatedShutdownBehavior, Metadata: req.Metadata, LaunchTime: now,
+		ImageID: img.ID, InstanceType: plan.it.InstanceType, Architecture: img.Architecture, KeyName: req.KeyName,
+		State: InstancePending, RootDeviceName: img.RootDeviceName, RootDeviceType: img.RootDeviceType,
+		VirtualizationType: img.VirtualizationType, BootMode: img.BootMode, ENASupport: img.ENASupport,
+		EbsOptimized: req.EbsOptimized, UserData: req.UserData, ClientToken: token,
+		DisableAPITermination: req.DisableAPITermination, DisableAPIStop: req.DisableAPIStop,
+		InstanceInitiatedShutdownBehavior: plan.shutdownBehavior, Metadata: req.Metadata, LaunchTime: now,
 	}
 	if in.VirtualizationType == "" {
 		in.VirtualizationType = "hvm"
 	}
-	eni, err := createInterface(tx, s, now, InterfaceRequest{SubnetID: sn.ID, PrimaryIP: req.PrivateIP, Groups: groups, Tags: req.InterfaceTags})
+	// Past MinCount a failure ends the launch but keeps the transaction: what
+	// this instance made so far is undone.
+	var undo revert
+	err := c.launchInterfaces(tx, s, now, req.InterfaceTags, plan.nics, &in, &undo)
+	if err == nil {
+		err = c.launchVolumes(tx, s, now, req.VolumeTags, plan, &in, &undo)
+	}
+	if err == nil {
+		err = instances.insert(tx, s, &in, now, req.InstanceTags)
+	}
 	if err != nil {
-		return Instance{}, err
-	}
-	if _, err := attachInterface(tx, s, now, eni.ID, in.ID, 0, true); err != nil {
-		return Instance{}, err
-	}
-	in.InterfaceID, in.PrivateIP, in.Groups = eni.ID, eni.PrimaryIP(), eni.Groups
-	e := root.EBS
-	vol, err := c.createVolume(tx, s, VolumeRequest{
-		AvailabilityZone: sn.AvailabilityZone, Size: e.VolumeSize, SnapshotID: e.SnapshotID, VolumeType: orDefault(e.VolumeType, DefaultVolumeType),
-		IOPS: e.IOPS, Throughput: e.Throughput, Encrypted: e.Encrypted, Tags: req.VolumeTags,
-		imageOwner: &Scope{Account: img.OwnerID, Region: s.Region},
-	})
-	if err != nil {
-		return Instance{}, err
-	}
-	// The root volume is attached from the start (AWS shows it attaching while
-	// the instance is pending); the launch marks it attached.
-	vol.Tags = nil
-	vol.Attachments = []VolumeAttachment{{InstanceID: in.ID, Device: img.RootDeviceName, State: AttachAttaching, AttachTime: now, DeleteOnTermination: e.DeleteOnTermination}}
-	if err := volumes.update(tx, s, &vol); err != nil {
-		return Instance{}, err
-	}
-	in.RootVolumeID = vol.ID
-	if err := instances.insert(tx, s, &in, now, req.InstanceTags); err != nil {
-		return Instance{}, err
+		return Instance{}, errors.Join(err, undo.run(tx))
 	}
 	in.Tags = tagMap(req.InstanceTags)
 	return in, nil
+}
+
+// revert is the steps that undo a multi-step change, run last first.
+type revert []func(tx store.Tx) error
+
+func (r *revert) add(step func(tx store.Tx) error) { *r = append(*r, step) }
+
+func (r revert) run(tx store.Tx) error {
+	for i := len(r) - 1; i >= 0; i-- {
+		if err := r[i](tx); err != nil {
+			return fmt.Errorf("undoing a partial launch: %w", err)
+		}
+	}
+	return nil
 }
 
 func orDefault(v, def string) string {

@@ -152,6 +152,7 @@ func (c *Cloud) CreateNATGateway(ctx context.Context, s Scope, token string, req
 			g.Tags = tagMap(req.Tags)
 		}
 		g.State, _ = g.stateAt(c.clock.Now())
+		c.publicAddressesChanged(s, g.VpcID)
 	}
 	return g, err
 }
@@ -251,7 +252,8 @@ func errCodeOf(err error) string {
 // DeleteNATGateway starts deleting a gateway: its Elastic IP is unmapped and its
 // interface deleted at once; it shows "deleting", then "deleted" for an hour.
 func (c *Cloud) DeleteNATGateway(ctx context.Context, s Scope, id string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		now := c.clock.Now()
 		if err := c.sweepNATGateways(tx, s, now); err != nil {
 			return err
@@ -286,8 +288,13 @@ func (c *Cloud) DeleteNATGateway(ctx context.Context, s Scope, id string) error 
 			}
 		}
 		g.DeletedAt = now
+		vpcID = g.VpcID
 		return natGateways.update(tx, s, &g)
 	})
+	if err == nil {
+		c.publicAddressesChanged(s, vpcID)
+	}
+	return err
 }
 
 // sweepNATGateways removes the gateways whose retention has passed.

@@ -37,6 +37,7 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 		return Assigned{}, errorf("MissingParameter", "Either 'secondaryPrivateIpAddressCount', 'privateIpAddress', 'ipv4PrefixCount' or 'ipv4Prefix' must be specified.")
 	}
 	var out Assigned
+	var vpcID string // set when addresses move, with their Elastic IPs unmapped
 	err := c.update(ctx, func(tx store.Tx) error {
 		n, err := userInterface(tx, s, id)
 		if err != nil {
@@ -53,6 +54,7 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 			if err := takeBackSecondaries(tx, s, &n, &sn, req.Addresses); err != nil {
 				return err
 			}
+			vpcID = n.VpcID
 		}
 		if out.Addresses, err = addAddresses(sn.Addresses, &n, req.Addresses, req.Count); err != nil {
 			return err
@@ -65,6 +67,9 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 		}
 		return networkInterfaces.update(tx, s, &n)
 	})
+	if err == nil {
+		c.publicAddressesChanged(s, vpcID)
+	}
 	return out, err
 }
 
@@ -107,7 +112,8 @@ func (c *Cloud) UnassignPrivateIPAddresses(ctx context.Context, s Scope, id stri
 	if len(addrs) == 0 && len(prefixes) == 0 {
 		return errorf("MissingParameter", "Either 'privateIpAddress' or 'ipv4Prefix' must be specified.")
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		n, err := userInterface(tx, s, id)
 		if err != nil {
 			return err
@@ -122,8 +128,14 @@ func (c *Cloud) UnassignPrivateIPAddresses(ctx context.Context, s Scope, id stri
 		if err := subnets.update(tx, s, &sn); err != nil {
 			return err
 		}
+		vpcID = n.VpcID
 		return networkInterfaces.update(tx, s, &n)
 	})
+	if err == nil {
+		// Elastic IPs mapped to the addresses are unmapped.
+		c.publicAddressesChanged(s, vpcID)
+	}
+	return err
 }
 
 // unassign drops secondary addresses and prefixes of an interface, returning them

@@ -9,14 +9,6 @@ import (
 	"strato/internal/store"
 )
 
-// instanceForAttachment checks an instance an interface is to be attached to
-// exists (NotFoundError otherwise) and returns its availability zone. The
-// instances' file replaces it; until instances exist none is found, which is the
-// true answer.
-var instanceForAttachment = func(tx store.Tx, s Scope, instanceID string) (zone string, err error) {
-	return "", &NotFoundError{Kind: KindInstance, ID: instanceID}
-}
-
 // attachInterface attaches an available interface to an instance inside the
 // caller's transaction (the instances' file checks the instance, its zone and its
 // device indexes) and returns the attachment ID.
@@ -30,7 +22,7 @@ func attachInterface(tx store.Tx, s Scope, now time.Time, eniID, instanceID stri
 	}
 	n.Attachment = &Attachment{
 		ID: NewID("eni-attach"), InstanceID: instanceID, InstanceOwnerID: s.Account, DeviceIndex: deviceIndex,
-		Status: "attached", DeleteOnTermination: deleteOnTermination, AttachTime: now,
+		Status: AttachAttaching, DeleteOnTermination: deleteOnTermination, AttachTime: now,
 	}
 	return n.Attachment.ID, networkInterfaces.update(tx, s, &n)
 }
@@ -63,7 +55,9 @@ func detachInterface(tx store.Tx, s Scope, attachmentID string, primaryToo bool)
 	return networkInterfaces.update(tx, s, &n)
 }
 
-// AttachNetworkInterface attaches an interface to an instance of the same zone.
+// AttachNetworkInterface attaches an interface to a running or stopped
+// instance of the same zone: attaching until the driver has plugged it
+// (instance_attach.go).
 func (c *Cloud) AttachNetworkInterface(ctx context.Context, s Scope, eniID, instanceID string, deviceIndex int) (string, error) {
 	if deviceIndex < 0 {
 		return "", errorf("InvalidParameterValue", "Value (%d) for parameter deviceIndex is invalid.", deviceIndex)
@@ -74,24 +68,65 @@ func (c *Cloud) AttachNetworkInterface(ctx context.Context, s Scope, eniID, inst
 		if err != nil {
 			return err
 		}
-		zone, err := instanceForAttachment(tx, s, instanceID)
+		in, err := attachTarget(tx, s, instanceID)
 		if err != nil {
 			return err
 		}
-		if zone != n.AvailabilityZone {
+		if in.AvailabilityZone != n.AvailabilityZone {
 			return errorf("InvalidParameterValue", "The network interface %s and instance %s are in different availability zones.", eniID, instanceID)
 		}
-		id, err = attachInterface(tx, s, c.clock.Now(), eniID, instanceID, deviceIndex, false)
-		return err
+		if n.Status() != "in-use" {
+			if err := checkInterfaceSlot(tx, s, &in, deviceIndex); err != nil {
+				return err
+			}
+		}
+		if id, err = attachInterface(tx, s, c.clock.Now(), eniID, instanceID, deviceIndex, false); err != nil {
+			return err
+		}
+		return setAddressesInstance(tx, s, &n, instanceID)
 	})
+	if err == nil {
+		c.attachInterfaceWork(s, eniID, instanceID, id)
+	}
 	return id, err
 }
 
-// DetachNetworkInterface detaches an interface by its attachment ID.
-func (c *Cloud) DetachNetworkInterface(ctx context.Context, s Scope, attachmentID string) error {
-	return c.update(ctx, func(tx store.Tx) error {
-		return detachInterface(tx, s, attachmentID, false)
+// DetachNetworkInterface detaches an interface by its attachment ID: detaching
+// until the driver has unplugged it. The primary interface stays; force
+// detaches even when the driver fails.
+func (c *Cloud) DetachNetworkInterface(ctx context.Context, s Scope, attachmentID string, force bool) error {
+	var eniID, target string
+	err := c.update(ctx, func(tx store.Tx) error {
+		target = ""
+		n, err := interfaceByAttachment(tx, s, attachmentID)
+		if err != nil {
+			return err
+		}
+		if n.Attachment.DeviceIndex == 0 {
+			return errorf("OperationNotPermitted", "The network interface at device index 0 cannot be detached.")
+		}
+		in, err := instances.get(tx, s, n.Attachment.InstanceID)
+		if ignoreNotFound(err, nil) != nil {
+			return err
+		}
+		if err != nil || in.State == InstanceTerminated {
+			// No instance to unplug it from: it is detached.
+			return endInterfaceAttachment(tx, s, &n)
+		}
+		if _, err := attachTarget(tx, s, in.ID); err != nil {
+			return err
+		}
+		if n.Attachment.Status == AttachAttaching && !force {
+			return errorf("IncorrectState", "Interface %s is still attaching to %s.", n.ID, in.ID)
+		}
+		n.Attachment.Status = AttachDetaching
+		eniID, target = n.ID, in.ID
+		return networkInterfaces.update(tx, s, &n)
 	})
+	if err == nil && target != "" {
+		c.detachInterfaceWork(s, eniID, target, attachmentID, force)
+	}
+	return err
 }
 
 func eachAddress(n NetworkInterface, f func(InterfaceAddress) string) []string {
@@ -139,7 +174,7 @@ var networkInterfaceFields = func() filter.Fields[NetworkInterface] {
 		"association.allocation-id":       association(func(a *AddressAssociation) string { return a.AllocationID }),
 		"association.ip-owner-id":         association(func(a *AddressAssociation) string { return a.IPOwnerID }),
 		"association.public-ip":           association(func(a *AddressAssociation) string { return a.PublicIP }),
-		"association.public-dns-name":     func(NetworkInterface) []string { return nil },
+		"association.public-dns-name":     association(func(a *AddressAssociation) string { return a.PublicDNSName }),
 		"attachment.attachment-id":        attachment(func(a *Attachment) string { return a.ID }),
 		"attachment.attach-time":          attachment(func(a *Attachment) string { return a.AttachTime.Format(time.RFC3339) }),
 		"attachment.delete-on-termination": attachment(func(a *Attachment) string {

@@ -37,8 +37,12 @@ type NetworkInterface struct {
 	Attachment       *Attachment      `json:"attachment,omitempty"`
 	// ManagedBy is the ID of the resource a requester-managed interface serves
 	// (a NAT gateway, an endpoint); such an interface is in use while it lives.
-	ManagedBy string    `json:"managedBy,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
+	ManagedBy string `json:"managedBy,omitempty"`
+	// AutoPublicIP is set on the primary interface of an instance launched with
+	// a public IPv4 address: it holds an Amazon-owned public address while the
+	// instance runs (instance_publicip.go).
+	AutoPublicIP bool      `json:"autoPublicIp,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
 	// Tags is filled when read.
 	Tags map[string]string `json:"-"`
 }
@@ -51,12 +55,17 @@ type InterfaceAddress struct {
 	Association *AddressAssociation `json:"association,omitempty"`
 }
 
-// AddressAssociation is a public address mapped to a private one.
+// AddressAssociation is a public address mapped to a private one: an Elastic
+// IP (with its allocation and association IDs) or a public address assigned
+// with an instance (IPOwnerID "amazon", no IDs).
 type AddressAssociation struct {
 	PublicIP      string `json:"publicIp"`
 	IPOwnerID     string `json:"ipOwnerId"`
 	AllocationID  string `json:"allocationId,omitempty"`
 	AssociationID string `json:"associationId,omitempty"`
+	// PublicDNSName is the address's public host name, when the VPC had DNS
+	// hostnames on as the address was mapped.
+	PublicDNSName string `json:"publicDnsName,omitempty"`
 }
 
 // InterfaceGroup is a security group as an interface lists it.
@@ -445,7 +454,8 @@ func (c *Cloud) CreateNetworkInterface(ctx context.Context, s Scope, token strin
 
 // DeleteNetworkInterface deletes an interface that is not in use.
 func (c *Cloud) DeleteNetworkInterface(ctx context.Context, s Scope, id string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		n, err := networkInterfaces.get(tx, s, id)
 		if err != nil {
 			return err
@@ -453,8 +463,14 @@ func (c *Cloud) DeleteNetworkInterface(ctx context.Context, s Scope, id string) 
 		if n.Status() == "in-use" {
 			return errorf("InvalidNetworkInterface.InUse", "Interface: %s in use.", id)
 		}
+		vpcID = n.VpcID
 		return deleteInterface(tx, s, id)
 	})
+	if err == nil {
+		// Elastic IPs mapped to it are unmapped.
+		c.publicAddressesChanged(s, vpcID)
+	}
+	return err
 }
 
 // interfacesOfVPC reads the interfaces in every subnet of a VPC.

@@ -114,7 +114,7 @@ func TestInterfaceSeams(t *testing.T) {
 	if err := c.ModifyNetworkInterfaceAttribute(ctx, s, n.ID, InterfaceChange{AttachmentID: attachmentID, DeleteOnTermination: new(bool)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.DetachNetworkInterface(ctx, s, attachmentID); err != nil {
+	if err := c.DetachNetworkInterface(ctx, s, attachmentID, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.DeleteNetworkInterface(ctx, s, n.ID); err != nil {

@@ -31,41 +31,75 @@ var (
 // /dev/xvd[a-z] and /dev/xvd[b-c][a-z].
 var linuxDevice = regexp.MustCompile(`^/dev/(sd[a-z]([1-9]|1[0-5])?|xvd[a-z]|xvd[b-c][a-z])$`)
 
-// instanceForAttach finds an instance volumes are attached to and returns its
-// zone; the instances' code replaces it. Until then there are no instances.
+// instanceForAttach finds an instance volumes may be attached to and returns its
+// zone (snapshots of an instance's volumes use it; tests replace it).
 var instanceForAttach = func(tx store.Tx, s Scope, instanceID string) (zone string, err error) {
 	return "", &NotFoundError{Kind: KindInstance, ID: instanceID}
 }
 
-// AttachVolume attaches a volume to an instance (AttachVolume): attaching until
-// the instance's driver has done it (finishVolumeAttach).
+// AttachVolume attaches a volume to a running or stopped instance
+// (AttachVolume): attaching until the instance's driver has attached it
+// (instance_attach.go). A volume attached at the root device of a stopped
+// instance that has none becomes its root volume.
 func (c *Cloud) AttachVolume(ctx context.Context, s Scope, volumeID, instanceID, device string) (VolumeAttachment, error) {
 	var a VolumeAttachment
 	err := c.update(ctx, func(tx store.Tx) error {
-		zone, err := instanceForAttach(tx, s, instanceID)
+		in, err := attachTarget(tx, s, instanceID)
 		if err != nil {
 			return err
 		}
-		a, err = attachVolume(tx, s, c.clock.Now(), volumeID, instanceID, zone, device, false)
-		return err
+		if a, err = attachVolume(tx, s, c.clock.Now(), volumeID, instanceID, in.AvailabilityZone, device, false); err != nil {
+			return err
+		}
+		if device == in.RootDeviceName && in.RootDeviceType == RootDeviceEBS {
+			in.RootVolumeID = volumeID
+			return instances.update(tx, s, &in)
+		}
+		return nil
 	})
+	if err == nil {
+		c.attachVolumeWork(s, volumeID, instanceID)
+	}
 	return a, err
 }
 
 // DetachVolume starts detaching a volume (DetachVolume): instanceID and device
-// may be empty when the volume has one attachment.
+// may be empty when the volume has one attachment. The root volume stays with
+// a running instance; force detaches even what the guest holds.
 func (c *Cloud) DetachVolume(ctx context.Context, s Scope, volumeID, instanceID, device string, force bool) (VolumeAttachment, error) {
 	var a VolumeAttachment
+	var target string
 	err := c.update(ctx, func(tx store.Tx) error {
+		target = ""
 		if instanceID != "" {
-			if _, err := instanceForAttach(tx, s, instanceID); err != nil {
+			if _, err := liveInstance(tx, s, instanceID); err != nil {
 				return err
 			}
 		}
 		var err error
-		a, err = detachVolume(tx, s, volumeID, instanceID, device, force)
-		return err
+		if a, err = detachVolume(tx, s, volumeID, instanceID, device, force); err != nil {
+			return err
+		}
+		in, err := instances.get(tx, s, a.InstanceID)
+		if ignoreNotFound(err, nil) != nil {
+			return err
+		}
+		if err != nil || in.State == InstanceTerminated {
+			// No instance to detach it from: it is detached.
+			return finishVolumeDetach(tx, s, volumeID, a.InstanceID)
+		}
+		if a.Device == in.RootDeviceName && in.State != InstanceStopped {
+			return errorf("IncorrectState", "Unable to detach root volume '%s' from instance '%s'", volumeID, in.ID)
+		}
+		if _, err := attachTarget(tx, s, in.ID); err != nil {
+			return err
+		}
+		target = in.ID
+		return nil
 	})
+	if err == nil && target != "" {
+		c.detachVolumeWork(s, volumeID, target, a.Device, force)
+	}
 	return a, err
 }
 
@@ -135,6 +169,9 @@ func detachVolume(tx store.Tx, s Scope, volumeID, instanceID, device string, for
 		}
 		if a.State == AttachDetaching && !force {
 			return VolumeAttachment{}, errorf("IncorrectState", "Volume '%s' is already detaching from %s.", volumeID, a.InstanceID)
+		}
+		if a.State == AttachAttaching && !force {
+			return VolumeAttachment{}, errorf("IncorrectState", "Volume '%s' is still attaching to %s.", volumeID, a.InstanceID)
 		}
 		a.State = AttachDetaching
 		out := *a

@@ -11,7 +11,8 @@ func apiInstance(v cloud.InstanceView) ec2api.Instance {
 		InstanceId: ptr(v.ID), ImageId: ptr(v.ImageID), InstanceType: ptr(v.InstanceType), AmiLaunchIndex: ptr(v.LaunchIndex),
 		KeyName: optional(v.KeyName), LaunchTime: ptr(v.LaunchTime), State: apiState(v.State),
 		StateTransitionReason: ptr(v.StateTransitionReason), PrivateDnsName: ptr(v.PrivateDNSName()),
-		PrivateIpAddress: optional(v.PrivateIP), PublicDnsName: ptr(""), Architecture: ptr(v.Architecture),
+		PrivateIpAddress: optional(v.PrivateIP), PublicDnsName: ptr(v.PublicDNSName()), PublicIpAddress: optional(v.PublicIP()),
+		Architecture:   ptr(v.Architecture),
 		RootDeviceName: ptr(v.RootDeviceName), RootDeviceType: ptr(v.RootDeviceType), VirtualizationType: ptr(v.VirtualizationType),
 		Hypervisor: ptr("xen"), EnaSupport: ptr(v.ENASupport), EbsOptimized: ptr(v.EbsOptimized), ClientToken: ptr(v.ClientToken),
 		Monitoring: &ec2api.Monitoring{State: ptr("disabled")}, Tags: apiTags(v.Tags),
@@ -48,12 +49,16 @@ func apiInstance(v cloud.InstanceView) ec2api.Instance {
 		out.NetworkInterfaces = append(out.NetworkInterfaces, apiInstanceInterface(n))
 		if n.Attachment.DeviceIndex == 0 {
 			out.SourceDestCheck = ptr(n.SourceDestCheck)
-			if a := n.PrivateIPs[0].Association; a != nil {
-				out.PublicIpAddress = ptr(a.PublicIP)
-			}
 		}
 	}
 	return out
+}
+
+func apiInstanceAssociation(a *cloud.AddressAssociation) *ec2api.InstanceNetworkInterfaceAssociation {
+	if a == nil {
+		return nil
+	}
+	return &ec2api.InstanceNetworkInterfaceAssociation{PublicIp: ptr(a.PublicIP), IpOwnerId: ptr(a.IPOwnerID), PublicDnsName: ptr(a.PublicDNSName)}
 }
 
 func apiInstanceInterface(n cloud.NetworkInterface) ec2api.InstanceNetworkInterface {
@@ -71,14 +76,17 @@ func apiInstanceInterface(n cloud.NetworkInterface) ec2api.InstanceNetworkInterf
 		out.Groups = append(out.Groups, ec2api.GroupIdentifier{GroupId: ptr(g.ID), GroupName: ptr(g.Name)})
 	}
 	for _, a := range n.PrivateIPs {
-		ip := ec2api.InstancePrivateIpAddress{Primary: ptr(a.Primary), PrivateIpAddress: ptr(a.Address), PrivateDnsName: ptr(cloud.PrivateDNSName(n.Region, a.Address))}
-		if a.Association != nil {
-			ip.Association = &ec2api.InstanceNetworkInterfaceAssociation{PublicIp: ptr(a.Association.PublicIP), IpOwnerId: ptr(a.Association.IPOwnerID), PublicDnsName: ptr("")}
-			if a.Primary {
-				out.Association = ip.Association
-			}
+		ip := ec2api.InstancePrivateIpAddress{
+			Primary: ptr(a.Primary), PrivateIpAddress: ptr(a.Address), PrivateDnsName: ptr(cloud.PrivateDNSName(n.Region, a.Address)),
+			Association: apiInstanceAssociation(a.Association),
+		}
+		if a.Primary {
+			out.Association = ip.Association
 		}
 		out.PrivateIpAddresses = append(out.PrivateIpAddresses, ip)
+	}
+	for _, p := range n.Prefixes {
+		out.Ipv4Prefixes = append(out.Ipv4Prefixes, ec2api.InstanceIpv4Prefix{Ipv4Prefix: ptr(p)})
 	}
 	return out
 }

@@ -26,14 +26,20 @@ func (s *Service) runInstances(ctx context.Context, c *awsapi.EC2Call, in *ec2ap
 	}
 	// Parameters strato does not carry out yet are refused rather than ignored.
 	switch {
-	case len(in.NetworkInterfaces) > 0:
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support NetworkInterfaces in RunInstances yet; use SubnetId.")
-	case len(in.BlockDeviceMappings) > 0:
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support BlockDeviceMappings in RunInstances yet.")
 	case in.InstanceMarketOptions != nil:
 		return nil, awsapi.Errorf("UnsupportedOperation", "strato has no Spot market.")
 	case in.Placement != nil && in.Placement.Tenancy != nil && *in.Placement.Tenancy != "default":
 		return nil, awsapi.Errorf("UnsupportedOperation", "strato supports only default tenancy.")
+	case in.Ipv6AddressCount != nil || len(in.Ipv6Addresses) > 0 || deref(in.EnablePrimaryIpv6):
+		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support IPv6 addresses yet.")
+	}
+	nics, err := launchInterfaces(in.NetworkInterfaces)
+	if err != nil {
+		return nil, err
+	}
+	bdms, err := launchBlockDevices(in.BlockDeviceMappings)
+	if err != nil {
+		return nil, err
 	}
 	tags, err := specTags(in.TagSpecifications, cloud.KindInstance, cloud.KindVolume, cloud.KindNetworkInterface)
 	if err != nil {
@@ -45,7 +51,7 @@ func (s *Service) runInstances(ctx context.Context, c *awsapi.EC2Call, in *ec2ap
 		PrivateIP: deref(in.PrivateIpAddress), UserData: deref(in.UserData), DisableAPITermination: deref(in.DisableApiTermination),
 		DisableAPIStop: deref(in.DisableApiStop), InstanceInitiatedShutdownBehavior: deref(in.InstanceInitiatedShutdownBehavior),
 		EbsOptimized: deref(in.EbsOptimized), InstanceTags: tags[cloud.KindInstance], VolumeTags: tags[cloud.KindVolume],
-		InterfaceTags: tags[cloud.KindNetworkInterface],
+		InterfaceTags: tags[cloud.KindNetworkInterface], Interfaces: nics, BlockDevices: bdms,
 	}
 	if in.Placement != nil {
 		req.AvailabilityZone = deref(in.Placement.AvailabilityZone)

@@ -27,9 +27,29 @@ func apiAssociation(a *cloud.AddressAssociation) *ec2api.NetworkInterfaceAssocia
 	if a == nil {
 		return nil
 	}
+	// A public address assigned with an instance has no allocation.
 	return &ec2api.NetworkInterfaceAssociation{
-		PublicIp: ptr(a.PublicIP), IpOwnerId: ptr(a.IPOwnerID), AllocationId: ptr(a.AllocationID), AssociationId: ptr(a.AssociationID),
+		PublicIp: ptr(a.PublicIP), IpOwnerId: ptr(a.IPOwnerID), AllocationId: optional(a.AllocationID),
+		AssociationId: optional(a.AssociationID), PublicDnsName: ptr(a.PublicDNSName),
 	}
+}
+
+// splitPrivateIPs sorts PrivateIpAddresses into the primary address (one at
+// most, agreeing with the PrivateIpAddress given, if any) and the secondary ones.
+func splitPrivateIPs(primary string, list []ec2api.PrivateIpAddressSpecification) (string, []string, error) {
+	var secondary []string
+	for _, p := range list {
+		addr := deref(p.PrivateIpAddress)
+		if !deref(p.Primary) {
+			secondary = append(secondary, addr)
+			continue
+		}
+		if primary != "" && primary != addr {
+			return "", nil, invalidValue("Only one primary private IP address may be specified (%s and %s given).", primary, addr)
+		}
+		primary = addr
+	}
+	return primary, secondary, nil
 }
 
 func apiGroups(groups []cloud.InterfaceGroup) []ec2api.GroupIdentifier {
@@ -97,16 +117,8 @@ func (s *Service) createNetworkInterface(ctx context.Context, c *awsapi.EC2Call,
 		SecondaryCount: int(deref(in.SecondaryPrivateIpAddressCount)), PrefixCount: int(deref(in.Ipv4PrefixCount)),
 		Groups: in.Groups, InterfaceType: deref(in.InterfaceType), Tags: tags[cloud.KindNetworkInterface],
 	}
-	for _, p := range in.PrivateIpAddresses {
-		addr := deref(p.PrivateIpAddress)
-		if !deref(p.Primary) {
-			req.SecondaryIPs = append(req.SecondaryIPs, addr)
-			continue
-		}
-		if req.PrimaryIP != "" && req.PrimaryIP != addr {
-			return nil, invalidValue("Only one primary private IP address may be specified (%s and %s given).", req.PrimaryIP, addr)
-		}
-		req.PrimaryIP = addr
+	if req.PrimaryIP, req.SecondaryIPs, err = splitPrivateIPs(req.PrimaryIP, in.PrivateIpAddresses); err != nil {
+		return nil, err
 	}
 	for _, p := range in.Ipv4Prefixes {
 		req.Prefixes = append(req.Prefixes, deref(p.Ipv4Prefix))
@@ -229,5 +241,5 @@ func (s *Service) attachNetworkInterface(ctx context.Context, c *awsapi.EC2Call,
 }
 
 func (s *Service) detachNetworkInterface(ctx context.Context, c *awsapi.EC2Call, in *ec2api.DetachNetworkInterfaceRequest) (*struct{}, error) {
-	return nil, s.cloud.DetachNetworkInterface(ctx, scope(c), deref(in.AttachmentId))
+	return nil, s.cloud.DetachNetworkInterface(ctx, scope(c), deref(in.AttachmentId), deref(in.Force))
 }
