@@ -211,15 +211,9 @@ func (c *Cloud) launchRecorded(ctx context.Context, id string) {
 	var j blockJob
 	found := false
 	err := c.view(ctx, func(tx store.Tx) error {
-		r, err := tx.GetResource(jobsScope, kindBlockJob, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		return json.Unmarshal(r.Body, &j)
+		var err error
+		j, found, err = recordedJob(tx, id)
+		return err
 	})
 	switch {
 	case err != nil:
@@ -227,6 +221,19 @@ func (c *Cloud) launchRecorded(ctx context.Context, id string) {
 	case found:
 		c.launch(j, nil)
 	}
+}
+
+// recordedJob reads a job recorded with its resource; found is false when it
+// is done (or was never recorded).
+func recordedJob(tx store.Tx, id string) (j blockJob, found bool, err error) {
+	r, err := tx.GetResource(jobsScope, kindBlockJob, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return j, false, nil
+	}
+	if err != nil {
+		return j, false, err
+	}
+	return j, true, json.Unmarshal(r.Body, &j)
 }
 
 // launch runs a recorded job in the background (snap is the block store's job

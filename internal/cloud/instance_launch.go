@@ -38,19 +38,31 @@ func (c *Cloud) launchInstance(s Scope, id string) {
 
 func (c *Cloud) runLaunch(ctx context.Context, s Scope, id string) error {
 	var in Instance
-	var creating []string
+	var creating []blockJob
 	if err := c.view(ctx, func(tx store.Tx) error {
 		var err error
 		if in, err = instances.get(tx, s, id); err != nil {
 			return err
 		}
 		vols, err := volumesOfInstance(tx, s, id)
-		for _, v := range vols {
-			if v.State == VolumeCreating {
-				creating = append(creating, v.ID)
-			}
+		if err != nil {
+			return err
 		}
-		return err
+		for _, v := range vols {
+			if v.State != VolumeCreating {
+				continue
+			}
+			// The job recorded with the volume names the snapshot it is made from.
+			j, found, err := recordedJob(tx, newBlockJob(jobCreateVolume, s, v.ID).ID)
+			if err != nil {
+				return err
+			}
+			if !found {
+				j = newBlockJob(jobCreateVolume, s, v.ID)
+			}
+			creating = append(creating, j)
+		}
+		return nil
 	}); err != nil {
 		return ignoreNotFound(err, nil)
 	}
@@ -58,11 +70,10 @@ func (c *Cloud) runLaunch(ctx context.Context, s Scope, id string) error {
 		return nil
 	}
 	// The volumes made with the instance: their jobs were recorded with them.
-	for _, vol := range creating {
-		j := newBlockJob(jobCreateVolume, s, vol)
+	for _, j := range creating {
 		if err := c.runCreateVolume(ctx, j); err != nil {
 			if ferr := c.failJob(j, err); ferr != nil {
-				c.log.Error("recording a failed volume", "volume", vol, "err", ferr)
+				c.log.Error("recording a failed volume", "volume", j.Resource, "err", ferr)
 			}
 			return err
 		}

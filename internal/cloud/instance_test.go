@@ -99,6 +99,11 @@ func TestRunInstancesPendingThenRunning(t *testing.T) {
 	if len(in.Volumes) != 1 || in.Volumes[0].State != cloud.VolumeInUse || in.Device(&in.Volumes[0]).State != cloud.AttachAttached {
 		t.Fatalf("root volume %+v", in.Volumes)
 	}
+	// The root volume holds the image: restored from its snapshot, not made empty.
+	root := f.c.BlockStore().(*cloudtest.Blocks).Volume(in.Volumes[0].ID)
+	if want := f.image.BlockDevices[0].EBS.SnapshotID; root == nil || root.From != want {
+		t.Fatalf("root volume in the block store %+v, want one restored from %s", root, want)
+	}
 	if len(in.Interfaces) != 1 || in.Interfaces[0].PrimaryIP() != in.PrivateIP || in.SubnetID != f.subnet.ID {
 		t.Fatalf("interfaces %+v", in.Interfaces)
 	}
