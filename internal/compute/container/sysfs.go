@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,7 +34,7 @@ func resetSysView(dir string) error {
 			return err
 		}
 	}
-	return nil
+	return worldReadable(dir)
 }
 
 // addToSysView describes a disk and its partitions (nodes, the disk first) as
@@ -75,7 +76,24 @@ func addToSysView(dir string, nodes []deviceNode) error {
 			return err
 		}
 	}
-	return nil
+	return worldReadable(dir)
+}
+
+// worldReadable gives the view sysfs's modes (directories 0755, attributes
+// 0444) whatever strato's umask took away: every user of the guest reads
+// sysfs (lsblk as ec2-user does).
+func worldReadable(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.Type()&fs.ModeSymlink != 0:
+			return nil
+		case d.IsDir():
+			return os.Chmod(path, 0o755)
+		}
+		return os.Chmod(path, 0o444)
+	})
 }
 
 // removeFromSysView takes a disk (guest name) and its partitions out.

@@ -3,7 +3,10 @@ package container
 import (
 	"bytes"
 	"encoding/binary"
+	"io/fs"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"strato/internal/cloud"
@@ -178,5 +181,36 @@ func TestBundleWithoutNetwork(t *testing.T) {
 	}
 	if c.Linux.Resources.CPU != nil || c.Linux.Resources.Memory != nil {
 		t.Errorf("limits %+v without a size in the spec", c.Linux.Resources)
+	}
+}
+
+// The sysfs view is readable by every guest user whatever strato's umask
+// (strato serve runs with 077; lsblk runs as ec2-user).
+func TestSysViewIsWorldReadable(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "sys")
+	if err := resetSysView(dir); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []deviceNode{{Guest: "/dev/xvda", Major: 7, Minor: 0, Sectors: 2048}, {Guest: "/dev/xvda1", Major: 7, Minor: 1, Sectors: 1024, Partition: 1, Start: 1024}}
+	if err := addToSysView(dir, nodes); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if want := fs.FileMode(0o444); d.IsDir() && info.Mode().Perm() != 0o755 || !d.IsDir() && info.Mode().Perm() != want {
+			t.Errorf("%s has mode %v", path, info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
