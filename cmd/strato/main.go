@@ -27,13 +27,14 @@ import (
 	"strato/internal/cloud"
 	"strato/internal/cloud/ipam"
 	"strato/internal/server"
+	"strato/internal/vpcnet"
 )
 
 const usage = `strato: a self-hosted cloud that speaks Amazon EC2's API
 
 Usage:
   strato serve [--listen ADDR] [--data-dir DIR] [--driver auto|mock|container|qemu] [--dev] [--account-id ID]
-               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--public-pool CIDR[,CIDR]] [--log-level L]
+               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--public-pool CIDR[,CIDR]] [--net-prefix P] [--log-level L]
   strato account create [--name NAME] [--data-dir DIR]
   strato account list [--data-dir DIR]
   strato env [--data-dir DIR] [--profile PROFILE]
@@ -44,6 +45,7 @@ Usage:
   strato image alias set [--region R] [--data-dir DIR] FROM|default IMAGE-ID
   strato image alias list|delete [--region R] [--data-dir DIR] [FROM]
   strato snapshot list --account ID [--region R] [--data-dir DIR]
+  strato net teardown [--net-prefix P]
 
 Run 'strato COMMAND --help' for a command's flags.
 `
@@ -70,6 +72,8 @@ func main() {
 		err = snapshot(args)
 	case "guest-init":
 		err = guestInit(args)
+	case "net":
+		err = netCommand(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
@@ -128,6 +132,7 @@ func serve(args []string) error {
 	})
 	modifyInterval := fs.Duration("volume-modification-interval", cloud.VolumeModificationInterval,
 		"how long after ModifyVolume the same volume may be modified again (AWS: 6h)")
+	netPrefix := fs.String("net-prefix", vpcnet.DefaultPrefix, "name prefix of the instance network's namespaces, links and nftables tables (1-9 of a-z0-9; two strato on one host need different ones)")
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
 	fs.Parse(args)
 	if *modifyInterval < 0 {
@@ -155,8 +160,9 @@ func serve(args []string) error {
 	return server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dir, Driver: *driver, Dev: *dev, AccountID: *accountID,
 		Throttle: *throttleOn, ThrottleScale: *throttleScale, ThrottleBuckets: buckets, PublicPool: publicPool,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-		Out: os.Stdout,
+		NetPrefix: *netPrefix,
+		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Out:       os.Stdout,
 	})
 }
 

@@ -20,8 +20,6 @@ import (
 	"strato/internal/blockstore"
 	"strato/internal/catalog"
 	"strato/internal/cloud"
-	"strato/internal/compute"
-	_ "strato/internal/compute/mock" // the mock driver registers itself
 	"strato/internal/ec2"
 	"strato/internal/kms"
 	"strato/internal/store/sqlite"
@@ -56,22 +54,12 @@ type Config struct {
 	Out *os.File
 	// Ready, when set, receives the bound address once the listener is up.
 	Ready func(addr string)
+	// NetPrefix names the instance network's namespaces, links and nftables
+	// tables (vpcnet.Options.Prefix); empty means "strato".
+	NetPrefix string
 	// PublicPool is where Elastic IPs come from (empty: the pool as stored, at
 	// first 198.18.0.0/15).
 	PublicPool []netip.Prefix
-}
-
-// Drivers lists the compute drivers by name; only mock exists so far.
-var Drivers = []string{"auto", "mock", "container", "qemu"}
-
-func resolveDriver(name string) (string, error) {
-	switch name {
-	case "", "auto", "mock":
-		return "mock", nil
-	case "container", "qemu":
-		return "", fmt.Errorf("the %s driver is not available in this version of strato; use --driver mock", name)
-	}
-	return "", fmt.Errorf("unknown driver %q (choose one of auto, mock, container, qemu)", name)
 }
 
 // Paths of the files in a data directory.
@@ -112,7 +100,7 @@ func OpenCloud(ctx context.Context, dir string, log *slog.Logger) (*cloud.Cloud,
 // Run serves until ctx is cancelled, then finishes in-flight requests and closes the store.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
-	driver, err := resolveDriver(cfg.Driver)
+	driver, why, err := resolveDriver(cfg.Driver)
 	if err != nil {
 		return err
 	}
@@ -137,11 +125,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer blocks.Close()
 	c.UseBlocks(blocks)
-	drv, err := compute.Open(driver, compute.Options{DataDir: cfg.DataDir, Log: log})
+	host, err := openInstanceHost(ctx, c, cfg, driver, log)
 	if err != nil {
-		return fmt.Errorf("driver %s: %w", driver, err)
+		return err
 	}
-	c.UseCompute(drv)
+	defer host.close()
+	c.UseCompute(host.compute)
+	log.Info("instance driver", "driver", driver, "why", why)
 	// Background work stops before the block store closes (defers run in reverse).
 	defer c.Close()
 	if err := c.ResumeBlockJobs(ctx); err != nil {
@@ -149,6 +139,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := c.ResumeInstances(ctx); err != nil {
 		return fmt.Errorf("resuming unfinished instance work: %w", err)
+	}
+	// What happened to instances while strato was down (a guest that powered
+	// off, a process that died) is known before the first request, then watched.
+	if err := c.ResyncDataplane(ctx); err != nil {
+		return fmt.Errorf("giving the instance network its public addresses: %w", err)
+	}
+	if err := c.StartInstanceMonitor(ctx); err != nil {
+		return fmt.Errorf("starting the instance monitor: %w", err)
 	}
 
 	if cfg.Dev {

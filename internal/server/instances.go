@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"strato/internal/cloud"
+	"strato/internal/compute"
+	"strato/internal/compute/container" // registers the container driver
+	_ "strato/internal/compute/mock"      // the mock driver registers itself
+	"strato/internal/imds"
+	"strato/internal/vpcnet"
+)
+
+// Drivers lists the compute drivers `--driver` accepts.
+var Drivers = []string{"auto", "mock", "container", "qemu"}
+
+// resolveDriver turns --driver into a registered driver's name: auto is
+// container when strato runs as root and runc works, else mock.
+func resolveDriver(name string) (driver, why string, err error) {
+	switch name {
+	case "", "auto":
+		if err := container.Available(); err != nil {
+			return "mock", "auto: " + err.Error(), nil
+		}
+		return "container", "auto: root and runc work", nil
+	case "mock":
+		return "mock", "asked for", nil
+	case "container":
+		if err := container.Available(); err != nil {
+			return "", "", fmt.Errorf("the container driver cannot run here: %w", err)
+		}
+		return "container", "asked for", nil
+	case "qemu":
+		return "", "", errors.New("the qemu driver is not available in this version of strato; use --driver container or mock")
+	}
+	return "", "", fmt.Errorf("unknown driver %q (choose one of auto, mock, container, qemu)", name)
+}
+
+// instanceHost is the compute driver and, for drivers that run real instances,
+// the dataplane their interfaces plug into and the metadata service it serves.
+type instanceHost struct {
+	compute cloud.Compute
+	network *vpcnet.Network
+}
+
+// openInstanceHost opens the driver; a driver with real instances gets strato's
+// instance network, with the metadata service on 169.254.169.254 of every
+// interface, and the control plane tells that network its public addresses.
+func openInstanceHost(ctx context.Context, c *cloud.Cloud, cfg Config, driver string, log *slog.Logger) (*instanceHost, error) {
+	opts := compute.Options{DataDir: cfg.DataDir, Log: log}
+	h := &instanceHost{}
+	if driver != "mock" {
+		pool, _, err := c.PublicPool(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(pool) != 1 {
+			return nil, fmt.Errorf("the instance network routes one public pool prefix; --public-pool has %d", len(pool))
+		}
+		signer, err := c.IdentitySigner(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.network, err = vpcnet.Open(ctx, vpcnet.Options{
+			Prefix: cfg.NetPrefix, PublicPool: pool[0], Log: log,
+			Metadata: imds.NewHandler(c.MetadataResolver(), signer, time.Now),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("instance network: %w", err)
+		}
+		opts.Network = instanceNetwork{h.network}
+		c.UseDataplane(h.network)
+	}
+	drv, err := compute.Open(driver, opts)
+	if err != nil {
+		h.close()
+		return nil, fmt.Errorf("driver %s: %w", driver, err)
+	}
+	h.compute = drv
+	return h, nil
+}
+
+func (h *instanceHost) close() {
+	if closer, ok := h.compute.(interface{ Close() error }); ok {
+		closer.Close()
+	}
+	if h.network != nil {
+		h.network.Close()
+	}
+}
+
+// instanceNetwork gives the drivers strato's instance network (compute.Network).
+type instanceNetwork struct{ n *vpcnet.Network }
+
+func (w instanceNetwork) InstanceNetns(ctx context.Context, id string) (string, error) {
+	return w.n.InstanceNetns(ctx, id)
+}
+
+func (w instanceNetwork) RemoveInstanceNetns(ctx context.Context, id string) error {
+	return w.n.RemoveInstanceNetns(ctx, id)
+}
+
+func (w instanceNetwork) UnplugInterface(ctx context.Context, vpcID, interfaceID string) error {
+	return w.n.UnplugInterface(ctx, vpcID, interfaceID)
+}
+
+func (w instanceNetwork) PlugInterface(ctx context.Context, netns string, nic cloud.InterfaceSpec) error {
+	p := vpcnet.Plug{VpcID: nic.VpcID, InterfaceID: nic.ID, Netns: netns, DeviceIndex: nic.DeviceIndex, MAC: nic.MAC}
+	var err error
+	if p.Subnet, err = netip.ParsePrefix(nic.SubnetCIDR); err != nil {
+		return fmt.Errorf("interface %s: subnet %q: %w", nic.ID, nic.SubnetCIDR, err)
+	}
+	if p.Gateway, err = netip.ParseAddr(nic.Gateway); err != nil {
+		return fmt.Errorf("interface %s: gateway %q: %w", nic.ID, nic.Gateway, err)
+	}
+	for _, s := range nic.PrivateIPs {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return fmt.Errorf("interface %s: address %q: %w", nic.ID, s, err)
+		}
+		p.PrivateIPs = append(p.PrivateIPs, ip)
+	}
+	return w.n.PlugInterface(ctx, p)
+}
