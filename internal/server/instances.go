@@ -11,7 +11,7 @@ import (
 	"strato/internal/cloud"
 	"strato/internal/compute"
 	"strato/internal/compute/container" // registers the container driver
-	_ "strato/internal/compute/mock"      // the mock driver registers itself
+	_ "strato/internal/compute/mock"    // the mock driver registers itself
 	"strato/internal/imds"
 	"strato/internal/vpcnet"
 )
