@@ -61,7 +61,7 @@ func MinimalRoot(ctx context.Context, dir, helper string) error {
 	}
 	files := map[string]string{
 		"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\n" + MinimalUser + ":x:1000:1000:EC2 Default User:/home/" + MinimalUser + ":/bin/sh\n",
-		"etc/group":    "root:x:0:\nwheel:x:10:" + MinimalUser + "\n" + MinimalUser + ":x:1000:\n",
+		"etc/group":    "root:x:0:\ndisk:x:6:" + MinimalUser + "\nwheel:x:10:" + MinimalUser + "\n" + MinimalUser + ":x:1000:\n",
 		"etc/shadow":   "root:*:19000:0:99999:7:::\n" + MinimalUser + ":*:19000:0:99999:7:::\n",
 		"etc/hostname": "localhost\n",
 		"etc/hosts":    "127.0.0.1 localhost\n::1 localhost\n",

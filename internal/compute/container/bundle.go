@@ -156,6 +156,7 @@ type bundle struct {
 	caps      []string // guestCapabilities
 	runDir    string   // the host directory shared as /.strato/run
 	sysDir    string   // the host directory of the instance's sysfs view
+	diskGID   uint32   // the guest's disk group, owner of block device nodes
 }
 
 // write writes config.json into dir, next to the mounted rootfs.
@@ -231,7 +232,7 @@ func (b bundle) linux() ociLinux {
 	var devices []ociDevice
 	devices = append(devices, ociDevice{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200, FileMode: 0o666})
 	for _, n := range b.nodes {
-		devices = append(devices, ociDevice{Path: n.Guest, Type: "b", Major: int64(n.Major), Minor: int64(n.Minor), FileMode: 0o660})
+		devices = append(devices, ociDevice{Path: n.Guest, Type: "b", Major: int64(n.Major), Minor: int64(n.Minor), FileMode: 0o660, GID: b.diskGID})
 		res.Devices = append(res.Devices, deviceRule("b", int64(n.Major), int64(n.Minor), n.access()))
 	}
 	return ociLinux{

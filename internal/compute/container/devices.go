@@ -64,6 +64,7 @@ func plugNodes(pid int, nodes []deviceNode) error {
 	}
 	defer devDir.Close()
 	dev := int(devDir.Fd())
+	gid := guestDiskGroup(fmt.Sprintf("/proc/%d/root", pid))
 	for _, n := range nodes {
 		rule := fmt.Sprintf("b %d:%d %s", n.Major, n.Minor, n.access())
 		if err := os.WriteFile(filepath.Join(cgroup, "devices.allow"), []byte(rule), 0); err != nil {
@@ -75,6 +76,9 @@ func plugNodes(pid int, nodes []deviceNode) error {
 		}
 		if err := unix.Mknodat(dev, name, unix.S_IFBLK|0o660, int(unix.Mkdev(n.Major, n.Minor))); err != nil {
 			return fmt.Errorf("making %s: %w", n.Guest, err)
+		}
+		if err := unix.Fchownat(dev, name, 0, int(gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("giving %s to the disk group: %w", n.Guest, err)
 		}
 	}
 	return nil

@@ -181,7 +181,7 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 		return err
 	}
 	b := bundle{spec: spec, nodes: nodes, netns: netns, guestInit: d.guestInit, caps: d.caps,
-		runDir: filepath.Join(in.dir, runDirName), sysDir: sysDir}
+		runDir: filepath.Join(in.dir, runDirName), sysDir: sysDir, diskGID: guestDiskGroup(filepath.Join(in.dir, rootfsDirName))}
 	if err := b.write(in.dir); err != nil {
 		return err
 	}

@@ -214,3 +214,19 @@ func TestSysViewIsWorldReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDiskGroupIn(t *testing.T) {
+	for _, tc := range []struct {
+		group string
+		want  uint32
+	}{
+		{"root:x:0:\ndisk:x:6:ec2-user\nwheel:x:10:\n", 6},
+		{"root:x:0:\nwheel:x:10:\n", 0},
+		{"disk:x:notanumber:\n", 0},
+		{"diskette:x:9:\ndisk:x:42:\n", 42},
+	} {
+		if got := diskGroupIn([]byte(tc.group)); got != tc.want {
+			t.Errorf("diskGroupIn(%q) = %d, want %d", tc.group, got, tc.want)
+		}
+	}
+}
