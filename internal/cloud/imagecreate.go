@@ -24,10 +24,24 @@ var instanceForImage = func(tx store.Tx, s Scope, instanceID string) (InstanceFo
 	return InstanceForImage{}, &NotFoundError{Kind: KindInstance, ID: instanceID}
 }
 
-// rebootForImage reboots an instance for a consistent image (CreateImage without
-// NoReboot); the instances' code replaces it with its driver's reboot, around
-// which the snapshots' point in time is taken.
-var rebootForImage = func(ctx context.Context, s Scope, instanceID string) error { return nil }
+// rebootForImage reboots a running instance for a consistent image (CreateImage
+// without NoReboot): the guest shuts down cleanly (its init syncs the file
+// systems) and starts again, and the snapshots' point in time is taken after.
+// An instance that is not running has nothing in flight.
+func (c *Cloud) rebootForImage(ctx context.Context, s Scope, instanceID string) error {
+	var running bool
+	if err := c.view(ctx, func(tx store.Tx) error {
+		in, err := liveInstance(tx, s, instanceID)
+		running = in.State == InstanceRunning
+		return err
+	}); err != nil || !running || c.compute == nil {
+		return err
+	}
+	if err := c.compute.Reboot(ctx, instanceID); err != nil {
+		return fmt.Errorf("rebooting %s for its image: %w", instanceID, err)
+	}
+	return nil
+}
 
 // CreateImageRequest is what CreateImage asks for.
 type CreateImageRequest struct {
@@ -60,7 +74,7 @@ func (c *Cloud) CreateImage(ctx context.Context, s Scope, req CreateImageRequest
 		}); err != nil {
 			return Image{}, err
 		}
-		if err := rebootForImage(ctx, s, req.InstanceID); err != nil {
+		if err := c.rebootForImage(ctx, s, req.InstanceID); err != nil {
 			return Image{}, err
 		}
 	}

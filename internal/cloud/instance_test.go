@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -294,4 +295,33 @@ func TestRunAnotherAccountsPublicImage(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].State != "running" {
 		t.Fatalf("the instance: %+v %v", list, err)
 	}
+}
+
+// CreateImage reboots a running instance through its driver unless NoReboot.
+func TestCreateImageRebootsTheInstance(t *testing.T) {
+	f := newInstanceFixture(t)
+	ctx := context.Background()
+	r := f.run(t, cloud.RunRequest{})
+	f.c.WaitBlockJobs()
+	id := r.Instances[0].ID
+	reboots := func() int {
+		out, _, err := f.c.ConsoleOutput(ctx, instScope, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(out), "Rebooting.")
+	}
+	if _, err := f.c.CreateImage(ctx, instScope, cloud.CreateImageRequest{InstanceID: id, Name: "quiet", NoReboot: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := reboots(); n != 0 {
+		t.Fatalf("NoReboot rebooted %d times", n)
+	}
+	if _, err := f.c.CreateImage(ctx, instScope, cloud.CreateImageRequest{InstanceID: id, Name: "consistent"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := reboots(); n != 1 {
+		t.Fatalf("CreateImage without NoReboot rebooted %d times, want 1", n)
+	}
+	f.c.WaitBlockJobs()
 }
