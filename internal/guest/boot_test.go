@@ -314,6 +314,10 @@ func TestAnImagesOwnCloudInitConfiguresTheInstance(t *testing.T) {
 	if got := readFile(t, filepath.Join(root, "stages")); got != "init\nmodules --mode config\nmodules --mode final\n" {
 		t.Errorf("cloud-init stages run: %q", got)
 	}
+	// The network is strato's before boot: cloud-init is told to leave it (no DHCP).
+	if got := readFile(t, filepath.Join(root, CloudInitNetworkOffPath)); !strings.Contains(got, "network: {config: disabled}") {
+		t.Errorf("cloud-init network configuration: %q", got)
+	}
 	if strings.Contains(readFile(t, filepath.Join(root, "etc/passwd")), "ec2-user") {
 		t.Error("the helper created the user although cloud-init configured the instance")
 	}

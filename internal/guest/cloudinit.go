@@ -3,6 +3,7 @@ package guest
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -25,6 +26,9 @@ func (g *Guest) delegateToCloudInit(ctx context.Context, md *metadata) bool {
 		return false
 	}
 	g.logf("cloud-init: the image has cloud-init; running its stages")
+	if err := g.writeCloudInitNetworkOff(); err != nil {
+		g.logf("cloud-init: %v", err)
+	}
 	g.cloudInitStage(bin, "init")
 	got, _ := os.ReadFile(g.path("/var/lib/cloud/data/instance-id"))
 	if strings.TrimSpace(string(got)) != md.InstanceID {
@@ -44,6 +48,20 @@ func (g *Guest) delegateToCloudInit(ctx context.Context, md *metadata) bool {
 		g.cloudInitStage(bin, "modules", "--mode", mode)
 	}
 	return true
+}
+
+// CloudInitNetworkOffPath is the cloud-init configuration strato-guest writes: a
+// container instance's interfaces are configured before its init starts (there is
+// no DHCP server on the instance network), so cloud-init must leave them alone —
+// its default, DHCP through ifup, would wait a minute and then drop the address.
+const CloudInitNetworkOffPath = "/etc/cloud/cloud.cfg.d/99-strato-network.cfg"
+
+func (g *Guest) writeCloudInitNetworkOff() error {
+	path := g.path(CloudInitNetworkOffPath)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte("# Written by strato-guest: strato configures this instance's network before boot.\nnetwork: {config: disabled}\n"), 0o644)
 }
 
 func (g *Guest) cloudInitStage(bin string, args ...string) {

@@ -56,7 +56,11 @@ func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
 		"etc/cloud/cloud.cfg.d/01_strato.cfg": "datasource_list: [ Ec2, None ]\n" +
 			"datasource:\n  Ec2:\n    strict_id: false\n    metadata_urls: [ 'http://169.254.169.254' ]\n" +
 			"system_info:\n  default_user:\n    name: " + DebianUser + "\n    sudo: ['ALL=(ALL) NOPASSWD:ALL']\n" +
-			"    shell: /bin/bash\n    lock_passwd: true\n    groups: [adm, sudo]\n",
+			"    shell: /bin/bash\n    lock_passwd: true\n    groups: [adm, sudo]\n" +
+			// minbase has no generated locales: C.UTF-8 is glibc's own, so
+			// cloud-init's locale module succeeds. The instance's own name goes
+			// into /etc/hosts until the VPC's resolver answers for it.
+			"locale: C.UTF-8\nmanage_etc_hosts: localhost\n",
 		"etc/network/interfaces": "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n",
 		"etc/fstab":              "LABEL=cloudimg-rootfs / ext4 defaults,discard 0 1\n",
 		"etc/hostname":           "localhost\n",
