@@ -22,10 +22,5 @@ func netCommand(args []string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("net teardown needs root")
 	}
-	ctx := context.Background()
-	n, err := vpcnet.Open(ctx, vpcnet.Options{Prefix: *prefix})
-	if err != nil {
-		return err
-	}
-	return n.Destroy(ctx)
+	return vpcnet.Teardown(context.Background(), vpcnet.Options{Prefix: *prefix})
 }

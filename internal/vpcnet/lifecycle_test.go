@@ -226,7 +226,12 @@ func TestDestroyLeavesNothing(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	if err := f.n.Destroy(ctx); err != nil {
+	// `strato net teardown` after strato stopped: Teardown knows only the prefix
+	// (the default pool it assumes is not this network's), then Destroy again.
+	if err := f.n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Teardown(ctx, Options{Prefix: f.opts.Prefix, RunDir: f.opts.RunDir}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.n.Destroy(ctx); err != nil {

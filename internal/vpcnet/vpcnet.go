@@ -60,24 +60,9 @@ type Network struct {
 // Open sets up (or adopts) the inet namespace, the host link and its route to the public
 // pool, and restarts the metadata listeners of the interfaces already plugged.
 func Open(ctx context.Context, opts Options) (*Network, error) {
-	if opts.Prefix == "" {
-		opts.Prefix = DefaultPrefix
-	}
-	if opts.RunDir == "" {
-		opts.RunDir = DefaultRunDir
-	}
-	if !opts.PublicPool.IsValid() {
-		opts.PublicPool = DefaultPublicPool
-	}
-	opts.PublicPool = opts.PublicPool.Masked()
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if err := validatePrefix(opts.Prefix); err != nil {
+	opts, err := opts.withDefaults()
+	if err != nil {
 		return nil, err
-	}
-	if !opts.PublicPool.Addr().Is4() {
-		return nil, fmt.Errorf("vpcnet: public pool %s is not IPv4", opts.PublicPool)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -96,6 +81,41 @@ func Open(ctx context.Context, opts Options) (*Network, error) {
 	n.log.Info("vpcnet: network ready", "prefix", opts.Prefix, "run_dir", opts.RunDir,
 		"public_pool", opts.PublicPool, "host_link", n.hostLink())
 	return n, nil
+}
+
+func (opts Options) withDefaults() (Options, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.RunDir == "" {
+		opts.RunDir = DefaultRunDir
+	}
+	if !opts.PublicPool.IsValid() {
+		opts.PublicPool = DefaultPublicPool
+	}
+	opts.PublicPool = opts.PublicPool.Masked()
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := validatePrefix(opts.Prefix); err != nil {
+		return opts, err
+	}
+	if !opts.PublicPool.Addr().Is4() {
+		return opts, fmt.Errorf("vpcnet: public pool %s is not IPv4", opts.PublicPool)
+	}
+	return opts, nil
+}
+
+// Teardown removes what a network with opts.Prefix made, as Destroy does,
+// without setting anything up first: for `strato net teardown`, which does not
+// know (or need) the pool the network was opened with.
+func Teardown(ctx context.Context, opts Options) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	n := &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{}}
+	return n.Destroy(ctx)
 }
 
 var errClosed = errors.New("vpcnet: network closed")
