@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,7 +67,13 @@ func startServer(t *testing.T, dataDir string, flags ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, flags...)
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}
+	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--driver") }) {
+		// As root, --driver auto would run real containers and leave the instance
+		// network behind: these tests are about the API.
+		args = append(args, "--driver", "mock")
+	}
+	args = append(args, flags...)
 	cmd := exec.Command(stratoBin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
