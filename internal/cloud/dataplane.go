@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 
-	"strato/internal/catalog"
 	"strato/internal/store"
 )
 
@@ -19,6 +18,8 @@ import (
 type Dataplane interface {
 	// SetPublicAddresses replaces the VPC's public-to-private mappings.
 	SetPublicAddresses(ctx context.Context, vpcID string, publicToPrivate map[netip.Addr]netip.Addr) error
+	// RemoveVPC removes what the dataplane has of a deleted VPC.
+	RemoveVPC(ctx context.Context, vpcID string) error
 }
 
 // dataplaneLink pushes public address maps to the dataplane in the background.
@@ -87,14 +88,26 @@ func (c *Cloud) pushPublicAddresses(ctx context.Context) {
 	}
 }
 
+// pushVPC gives the dataplane a VPC's map, or removes the VPC from it once
+// DeleteVpc has committed.
 func (c *Cloud) pushVPC(ctx context.Context, s Scope, vpcID string) error {
 	var m map[netip.Addr]netip.Addr
+	gone := false
 	if err := c.view(ctx, func(tx store.Tx) error {
-		var err error
+		_, err := vpcs.get(tx, s, vpcID)
+		if gone = isNotFound(err); gone {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		m, err = publicMappings(tx, s, vpcID)
 		return err
 	}); err != nil {
 		return err
+	}
+	if gone {
+		return c.dataplane.d.RemoveVPC(ctx, vpcID)
 	}
 	return c.dataplane.d.SetPublicAddresses(ctx, vpcID, m)
 }
@@ -141,23 +154,7 @@ func (c *Cloud) PublicAddresses(ctx context.Context, vpcID string) (map[netip.Ad
 // vpcScope finds the account and Region a VPC belongs to (VPC IDs are unique in
 // the installation).
 func vpcScope(tx store.Tx, vpcID string) (Scope, error) {
-	accounts, err := tx.ListAccounts()
-	if err != nil {
-		return Scope{}, err
-	}
-	for _, a := range accounts {
-		for _, r := range catalog.Regions() {
-			s := Scope{Account: a.ID, Region: r.Name}
-			_, err := vpcs.get(tx, s, vpcID)
-			if err == nil {
-				return s, nil
-			}
-			if ignoreNotFound(err, nil) != nil {
-				return Scope{}, err
-			}
-		}
-	}
-	return Scope{}, &NotFoundError{Kind: KindVPC, ID: vpcID}
+	return scopeOf(tx, KindVPC, vpcID)
 }
 
 // ResyncDataplane tells the dataplane every VPC's public map, so that what it
@@ -173,23 +170,13 @@ func (c *Cloud) ResyncDataplane(ctx context.Context) error {
 	}
 	var all []vpcRef
 	if err := c.view(ctx, func(tx store.Tx) error {
-		accounts, err := tx.ListAccounts()
-		if err != nil {
-			return err
-		}
-		for _, a := range accounts {
-			for _, r := range catalog.Regions() {
-				s := Scope{Account: a.ID, Region: r.Name}
-				list, err := vpcs.load(tx, s, nil, nil)
-				if err != nil {
-					return err
-				}
-				for _, v := range list {
-					all = append(all, vpcRef{s, v.ID})
-				}
+		return eachScope(tx, func(s Scope) error {
+			list, err := vpcs.load(tx, s, nil, nil)
+			for _, v := range list {
+				all = append(all, vpcRef{s, v.ID})
 			}
-		}
-		return nil
+			return err
+		})
 	}); err != nil {
 		return err
 	}

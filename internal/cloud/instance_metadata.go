@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -44,7 +43,7 @@ func (r *MetadataResolver) InstanceFor(remote netip.Addr, interfaceID string) (*
 		return nil, imds.ErrUnknownCaller
 	}
 	ctx := context.Background()
-	s, err := r.scopeOf(ctx, interfaceID)
+	s, err := r.interfaceScope(ctx, interfaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -64,45 +63,31 @@ func (r *MetadataResolver) InstanceFor(remote netip.Addr, interfaceID string) (*
 		out, err = metadataInstance(tx, s, in)
 		return err
 	})
-	var nf *NotFoundError
-	if errors.As(err, &nf) {
+	if isNotFound(err) {
 		return nil, imds.ErrUnknownCaller
 	}
 	return out, err
 }
 
-// scopeOf finds the account and Region of an interface, searching every account's
+// interfaceScope finds the account and Region of an interface, searching every account's
 // Regions the first time an interface asks.
-func (r *MetadataResolver) scopeOf(ctx context.Context, interfaceID string) (Scope, error) {
+func (r *MetadataResolver) interfaceScope(ctx context.Context, interfaceID string) (Scope, error) {
 	r.mu.Lock()
 	s, ok := r.scopes[interfaceID]
 	r.mu.Unlock()
 	if ok {
 		return s, nil
 	}
-	found := false
-	errFound := errors.New("found")
 	err := r.c.view(ctx, func(tx store.Tx) error {
-		return eachScope(tx, func(candidate Scope) error {
-			_, err := tx.GetResource(candidate, KindNetworkInterface, interfaceID)
-			switch {
-			case err == nil:
-				s, found = candidate, true
-				return errFound
-			case errors.Is(err, store.ErrNotFound):
-				return nil
-			}
-			return err
-		})
+		var err error
+		s, err = scopeOf(tx, KindNetworkInterface, interfaceID)
+		return err
 	})
-	if errors.Is(err, errFound) {
-		err = nil
+	if isNotFound(err) {
+		return Scope{}, imds.ErrUnknownCaller
 	}
 	if err != nil {
 		return Scope{}, err
-	}
-	if !found {
-		return Scope{}, imds.ErrUnknownCaller
 	}
 	r.mu.Lock()
 	r.scopes[interfaceID] = s

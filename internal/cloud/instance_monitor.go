@@ -123,6 +123,32 @@ func (c *Cloud) everyInstance(ctx context.Context) ([]Instance, error) {
 }
 
 // eachScope calls fn for every account in every Region.
+// scopeOf finds the account and Region of a resource by its ID alone (IDs are
+// unique in the installation), for callers that know only the ID: the
+// dataplane, the metadata service.
+func scopeOf(tx store.Tx, kind, id string) (Scope, error) {
+	var found *Scope
+	errFound := errors.New("found")
+	err := eachScope(tx, func(s Scope) error {
+		_, err := tx.GetResource(s, kind, id)
+		switch {
+		case err == nil:
+			found = &s
+			return errFound
+		case errors.Is(err, store.ErrNotFound):
+			return nil
+		}
+		return err
+	})
+	if found != nil {
+		return *found, nil
+	}
+	if err != nil {
+		return Scope{}, err
+	}
+	return Scope{}, &NotFoundError{Kind: kind, ID: id}
+}
+
 func eachScope(tx store.Tx, fn func(s Scope) error) error {
 	accounts, err := tx.ListAccounts()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 
@@ -14,10 +15,20 @@ import (
 
 // fakeDataplane records what the control plane tells it, per VPC.
 type fakeDataplane struct {
-	mu    sync.Mutex
-	maps  map[string]map[netip.Addr]netip.Addr
-	calls int
-	fail  error
+	mu      sync.Mutex
+	maps    map[string]map[netip.Addr]netip.Addr
+	removed []string
+	calls   int
+	fail    error
+}
+
+func (d *fakeDataplane) RemoveVPC(ctx context.Context, vpcID string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	delete(d.maps, vpcID)
+	d.removed = append(d.removed, vpcID)
+	return d.fail
 }
 
 func (d *fakeDataplane) SetPublicAddresses(ctx context.Context, vpcID string, m map[netip.Addr]netip.Addr) error {
@@ -468,4 +479,34 @@ func TestLaunchEndsWhenThePublicPoolRunsOut(t *testing.T) {
 	req.MinCount = 2
 	_, err := f.runErr(req)
 	wantCode(t, "MinCount beyond the pool", err, "InsufficientAddressCapacity")
+}
+
+// A deleted VPC leaves the dataplane: its router and tables go with it.
+func TestDeletedVPCLeavesTheDataplane(t *testing.T) {
+	f := newRunFixture(t)
+	ctx := context.Background()
+	if err := f.c.EnsureAccount(ctx, instScope.Account, "dataplane"); err != nil {
+		t.Fatal(err)
+	}
+	vpc, err := f.c.CreateVPC(ctx, instScope, cloud.VPCRequest{CIDR: "10.9.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.DeleteVPC(ctx, instScope, vpc.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	f.dp.mu.Lock()
+	removed := slices.Clone(f.dp.removed)
+	f.dp.mu.Unlock()
+	if !slices.Equal(removed, []string{vpc.ID}) {
+		t.Fatalf("the dataplane removed %v, want [%s]", removed, vpc.ID)
+	}
+	// At the next start nothing is pushed for it again.
+	if err := f.c.ResyncDataplane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.dp.mapOf(vpc.ID); len(m) != 0 {
+		t.Errorf("a deleted VPC's map was pushed: %v", m)
+	}
 }

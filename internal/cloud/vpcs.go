@@ -169,7 +169,7 @@ func (c *Cloud) DescribeVPCs(ctx context.Context, s Scope, ids []string, filters
 
 // DeleteVPC deletes an empty VPC.
 func (c *Cloud) DeleteVPC(ctx context.Context, s Scope, id string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	err := c.update(ctx, func(tx store.Tx) error {
 		v, err := vpcs.get(tx, s, id)
 		if err != nil {
 			return err
@@ -186,6 +186,10 @@ func (c *Cloud) DeleteVPC(ctx context.Context, s Scope, id string) error {
 		}
 		return vpcs.remove(tx, s, id)
 	})
+	if err == nil {
+		c.publicAddressesChanged(s, id) // the dataplane removes the VPC
+	}
+	return err
 }
 
 // VPC attribute names, as DescribeVpcAttribute spells them.
