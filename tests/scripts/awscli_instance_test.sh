@@ -124,6 +124,20 @@ test_terminate_volume_fate() {
 	grep -q InvalidVolume.NotFound "$ERR" || fail "root volume $root still exists"
 }
 
+# test_leave_a_survivor launches an instance tagged survivor and leaves it running:
+# run.sh restarts strato and awscli_instance_restart_test.sh finds it again.
+test_leave_a_survivor() {
+	local id
+	id=$(awsx ec2 run-instances --image-id "$AMI" --instance-type t3.micro --key-name inst-key \
+		--tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=survivor}]' \
+		--query 'Instances[0].InstanceId' --output text) || fail "run-instances: $(head -c 300 "$ERR")" || return 1
+	INSTANCE=$id
+	wait_state "$id" running || return 1
+	public_ip || return 1
+	wait_ssh || return 1
+	on_instance 'echo "written before the restart" > /tmp/survivor' || fail "writing the survivor's file"
+}
+
 check test_minimal_image
 check test_run_instance
 check test_user_data_hostname_metadata
@@ -131,4 +145,5 @@ check test_lsblk_and_extra_volume
 check test_stop_start_keeps_ebs
 check test_reboot
 check test_terminate_volume_fate
+check test_leave_a_survivor
 summary awscli_instance_test

@@ -112,6 +112,15 @@ if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
 		INST_PID=$STRATO_PID
 		STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
 			run_test awscli_instance_test.sh bash "$HERE/awscli_instance_test.sh"
+		# Instances outlive strato: restart it and find the one the test left running.
+		strato_stop
+		if strato_start "$INST_DATA" "$TMP/instances" --driver container --net-prefix "$NET_PREFIX" --public-pool 198.19.200.0/24; then
+			STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
+				run_test awscli_instance_restart_test.sh bash "$HERE/awscli_instance_restart_test.sh"
+		else
+			SUMMARY+=("not ok - strato with --driver container did not start again")
+			FAILED=$((FAILED + 1))
+		fi
 		# Whatever the test left running goes before strato stops: instances
 		# outlive strato by design, their mounts and namespaces with them.
 		AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials terminate_all "$STRATO_ENDPOINT"
