@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-apt_install awscli python3-boto3 openssh-client openssl putty-tools gcc libc6-dev git ca-certificates busybox-static e2fsprogs runc dmsetup util-linux iproute2 wget
+apt_install awscli python3-boto3 openssh-client openssl putty-tools gcc libc6-dev git ca-certificates busybox-static e2fsprogs runc dmsetup util-linux iproute2 wget debootstrap
 need_go
 
 say "generated code is up to date"
