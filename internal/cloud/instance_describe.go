@@ -110,6 +110,10 @@ func (c *Cloud) DescribeInstances(ctx context.Context, s Scope, ids []string, fi
 		if err != nil {
 			return err
 		}
+		ix, err := loadAttachments(tx, s)
+		if err != nil {
+			return err
+		}
 		now := txNow(tx)
 		for _, in := range list {
 			if in.goneAt(now) {
@@ -118,11 +122,7 @@ func (c *Cloud) DescribeInstances(ctx context.Context, s Scope, ids []string, fi
 				}
 				continue
 			}
-			v, err := viewInstance(tx, s, in)
-			if err != nil {
-				return err
-			}
-			views = append(views, v)
+			views = append(views, ix.view(in))
 		}
 		return nil
 	}); err != nil {
@@ -132,15 +132,58 @@ func (c *Cloud) DescribeInstances(ctx context.Context, s Scope, ids []string, fi
 }
 
 func viewInstance(tx store.Tx, s Scope, in Instance) (InstanceView, error) {
+	ix, err := loadAttachments(tx, s)
+	return ix.view(in), err
+}
+
+// attachments are a scope's volumes and interfaces grouped by the instance they
+// are attached to: read once, they give the views of many instances (a
+// DescribeInstances of N instances reads each volume and interface once, not N
+// times).
+type attachments struct {
+	volumes    map[string][]Volume
+	interfaces map[string][]NetworkInterface
+}
+
+func loadAttachments(tx store.Tx, s Scope) (attachments, error) {
+	ix := attachments{volumes: map[string][]Volume{}, interfaces: map[string][]NetworkInterface{}}
+	vols, err := volumes.load(tx, s, nil, nil)
+	if err != nil {
+		return ix, err
+	}
+	for _, v := range vols {
+		seen := map[string]bool{}
+		for _, a := range v.Attachments {
+			if !seen[a.InstanceID] {
+				seen[a.InstanceID] = true
+				ix.volumes[a.InstanceID] = append(ix.volumes[a.InstanceID], v)
+			}
+		}
+	}
+	enis, err := networkInterfaces.load(tx, s, nil, nil)
+	if err != nil {
+		return ix, err
+	}
+	for _, n := range enis {
+		if n.Attachment != nil {
+			ix.interfaces[n.Attachment.InstanceID] = append(ix.interfaces[n.Attachment.InstanceID], n)
+		}
+	}
+	for _, list := range ix.interfaces {
+		slices.SortStableFunc(list, func(a, b NetworkInterface) int { return a.Attachment.DeviceIndex - b.Attachment.DeviceIndex })
+	}
+	return ix, nil
+}
+
+// view is an instance with its volumes (the root device first, then the others
+// by device name) and its interfaces (by device index); a terminated instance
+// has none.
+func (ix attachments) view(in Instance) InstanceView {
 	v := InstanceView{Instance: in}
 	if in.State == InstanceTerminated {
-		return v, nil
+		return v
 	}
-	var err error
-	if v.Volumes, err = volumesOfInstance(tx, s, in.ID); err != nil {
-		return v, err
-	}
-	// The root device first, then the others by device name.
+	v.Volumes = slices.Clone(ix.volumes[in.ID])
 	slices.SortStableFunc(v.Volumes, func(a, b Volume) int {
 		da, db := v.Device(&a).Device, v.Device(&b).Device
 		switch {
@@ -151,6 +194,6 @@ func viewInstance(tx store.Tx, s Scope, in Instance) (InstanceView, error) {
 		}
 		return strings.Compare(da, db)
 	})
-	v.Interfaces, err = interfacesOfInstance(tx, s, in.ID)
-	return v, err
+	v.Interfaces = slices.Clone(ix.interfaces[in.ID])
+	return v
 }

@@ -188,6 +188,7 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 		return Reservation{}, err
 	}
 	r := Reservation{ID: NewID("r"), OwnerID: s.Account}
+	var launched []Instance
 	for i := range req.MaxCount {
 		// Terminated instances do not count against the quota.
 		if err := checkQuota(tx, s.Account, QuotaInstances, live+int(i)); err != nil {
@@ -204,13 +205,13 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 			}
 			return Reservation{}, err
 		}
-		v, err := viewInstance(tx, s, in)
-		if err != nil {
-			return Reservation{}, err
-		}
-		r.Instances = append(r.Instances, v)
+		launched = append(launched, in)
 	}
-	return r, nil
+	ix, err := loadAttachments(tx, s)
+	for _, in := range launched {
+		r.Instances = append(r.Instances, ix.view(in))
+	}
+	return r, err
 }
 
 // planLaunch checks what a launch asks for against the image, the instance

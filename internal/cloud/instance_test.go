@@ -25,7 +25,7 @@ type instanceFixture struct {
 	image  cloud.Image
 }
 
-func newInstanceFixture(t *testing.T) instanceFixture {
+func newInstanceFixture(t testing.TB) instanceFixture {
 	t.Helper()
 	ctx := context.Background()
 	clock := cloudtest.NewClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))

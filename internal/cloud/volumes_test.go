@@ -26,7 +26,7 @@ func mustFail(t *testing.T, err error, code string) {
 func fakeBlocks(c *cloud.Cloud) *cloudtest.Blocks { return c.BlockStore().(*cloudtest.Blocks) }
 
 // availableVolume makes a volume and waits until it is available.
-func availableVolume(t *testing.T, c *cloud.Cloud, s cloud.Scope, req cloud.VolumeRequest) cloud.Volume {
+func availableVolume(t testing.TB, c *cloud.Cloud, s cloud.Scope, req cloud.VolumeRequest) cloud.Volume {
 	t.Helper()
 	if req.AvailabilityZone == "" {
 		req.AvailabilityZone = s.Region + "a"
@@ -46,7 +46,7 @@ func availableVolume(t *testing.T, c *cloud.Cloud, s cloud.Scope, req cloud.Volu
 	return v
 }
 
-func completedSnapshot(t *testing.T, c *cloud.Cloud, s cloud.Scope, volumeID string) cloud.Snapshot {
+func completedSnapshot(t testing.TB, c *cloud.Cloud, s cloud.Scope, volumeID string) cloud.Snapshot {
 	t.Helper()
 	snap, err := c.CreateSnapshot(context.Background(), s, volumeID, "", nil)
 	if err != nil {
@@ -59,7 +59,7 @@ func completedSnapshot(t *testing.T, c *cloud.Cloud, s cloud.Scope, volumeID str
 	return getSnapshot(t, c, s, snap.ID)
 }
 
-func getSnapshot(t *testing.T, c *cloud.Cloud, s cloud.Scope, id string) cloud.Snapshot {
+func getSnapshot(t testing.TB, c *cloud.Cloud, s cloud.Scope, id string) cloud.Snapshot {
 	t.Helper()
 	list, _, err := c.DescribeSnapshots(context.Background(), s, cloud.SnapshotQuery{IDs: []string{id}})
 	if err != nil {
