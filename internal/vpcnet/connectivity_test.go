@@ -180,3 +180,17 @@ func TestSpoofedSourceIsDropped(t *testing.T) {
 		t.Fatalf("the packet from the spoofed address %v arrived (%q)", spoofed, got)
 	}
 }
+
+// A hundred and more interfaces in one VPC (RunInstances of 100): the VPC's table
+// stays a few netlink messages, and the first and the last instance still talk.
+func TestManyInterfacesInOneVPC(t *testing.T) {
+	f := newFixture(t, nil)
+	vpc := newID(t, "vpc")
+	var all []*instance
+	for i := range 120 {
+		all = append(all, f.plugInstance(vpc, subnetA, netip.AddrFrom4([4]byte{10, 0, 1, byte(10 + i)})))
+	}
+	first, last := all[0], all[len(all)-1]
+	seen := listenTCP(t, last.netns, 7000)
+	mustReach(t, first.netns, addrPort(last.ip, 7000), seen, first.ip)
+}

@@ -60,7 +60,11 @@ func idSuffix(id string) string {
 }
 
 // eniLink is the router-side link name of a network interface.
-func eniLink(interfaceID string) string { return "e" + idSuffix(interfaceID) }
+// eniLinkPrefix starts the name of every interface's router-side link (and of
+// no other link in a router namespace).
+const eniLinkPrefix = "e"
+
+func eniLink(interfaceID string) string { return eniLinkPrefix + idSuffix(interfaceID) }
 
 // uplinkLink is the inet-side link name of a VPC's uplink.
 func uplinkLink(vpcID string) string { return "u" + idSuffix(vpcID) }

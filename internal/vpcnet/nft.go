@@ -23,6 +23,7 @@ const (
 	mapPublicToPrivate = "pub2priv"
 	mapPrivateToPublic = "priv2pub"
 	chainAntiSpoof     = "antispoof"
+	setInterfaceAddrs  = "ifaddrs"
 	chainDNAT          = "dnat"
 	chainSNAT          = "snat"
 	chainForward       = "forward"
@@ -63,28 +64,34 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 
 		// Anti-spoofing, before conntrack and NAT: a packet from an interface's link must
 		// come from one of that interface's addresses. It is the only rule that says which
-		// interface a packet belongs to, so it runs first.
+		// interface a packet belongs to, so it runs first. One set of (link, address)
+		// pairs and one rule, whatever the number of interfaces: the table stays a few
+		// netlink messages (a set and a rule per interface overflowed the socket's
+		// buffer when a hundred instances launched at once).
 		antiSpoof := c.AddChain(&nftables.Chain{Name: chainAntiSpoof, Table: table, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
-		links := slices.Sorted(maps.Keys(st.interfaces))
-		for _, link := range links {
-			var elems []nftables.SetElement
+		var pairs []nftables.SetElement
+		for _, link := range slices.Sorted(maps.Keys(st.interfaces)) {
 			for _, a := range st.interfaces[link] {
-				elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
+				pairs = append(pairs, nftables.SetElement{Key: append(ifnameKey(link), a.AsSlice()...)})
 			}
-			allowed := &nftables.Set{Table: table, Name: link, KeyType: nftables.TypeIPAddr}
-			if err := c.AddSet(allowed, elems); err != nil {
-				return err
-			}
-			exprs := slices.Concat(matchIfname(expr.MetaKeyIIFNAME, link), matchIPv4(),
-				[]expr.Any{
-					loadAddr(offsetSaddr),
-					&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, Invert: true},
-					&expr.Counter{},
-					&expr.Verdict{Kind: expr.VerdictDrop},
-				})
-			c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: exprs})
 		}
+		allowed := &nftables.Set{Table: table, Name: setInterfaceAddrs, Concatenation: true,
+			KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)}
+		if err := c.AddSet(allowed, pairs); err != nil {
+			return err
+		}
+		c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
+			[]expr.Any{
+				// Only packets from interface links ("e…"): not the uplink, not lo.
+				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(eniLinkPrefix)},
+				// iifname . ip saddr, the 16-byte name in register 1, the address after it.
+				&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSaddr, Len: 4},
+				&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, Invert: true},
+				&expr.Counter{},
+				&expr.Verdict{Kind: expr.VerdictDrop},
+			})})
 
 		// 1:1 NAT on the uplink: public → private on the way in, private → public on the way
 		// out. A private address without a public one leaves unchanged, and the inet
@@ -177,6 +184,13 @@ const (
 
 func loadAddr(offset uint32) expr.Any {
 	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4}
+}
+
+// ifnameKey is a link name as nftables keys hold it: IFNAMSIZ bytes, zero-padded.
+func ifnameKey(name string) []byte {
+	padded := make([]byte, unix.IFNAMSIZ)
+	copy(padded, name)
+	return padded
 }
 
 func matchIfname(key expr.MetaKey, name string) []expr.Any {
