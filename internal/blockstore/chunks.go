@@ -168,8 +168,35 @@ func (s *Store) syncChunks(live *liveSet) error {
 // errCorruptChunk reports a chunk whose bytes do not match its address.
 var errCorruptChunk = errors.New("blockstore: corrupt chunk")
 
-// chunkBufs recycles the buffers chunks are read into.
-var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, ChunkSize+1); return &b }}
+// chunkBufs recycles the buffers chunks are read into. At most chunkBufsKept
+// wait for reuse; the others go to the garbage collector. (A sync.Pool kept
+// every buffer of the busiest moment: recycling made so little garbage that no
+// collection came to empty it, and 100 instances restoring their root volumes
+// at once left about 2 GB in strato serve.)
+var chunkBufs = bufferList{free: make(chan *[]byte, chunkBufsKept)}
+
+const chunkBufsKept = 32
+
+type bufferList struct{ free chan *[]byte }
+
+// Get is a kept buffer, or a new one.
+func (l bufferList) Get() *[]byte {
+	select {
+	case b := <-l.free:
+		return b
+	default:
+		b := make([]byte, 0, ChunkSize+1)
+		return &b
+	}
+}
+
+// Put keeps b for reuse, unless enough are kept already.
+func (l bufferList) Put(b *[]byte) {
+	select {
+	case l.free <- b:
+	default:
+	}
+}
 
 // readChunk returns the chunk e (its bytes as they were in the volume file) in
 // a pooled buffer to hand back with putBuf. It is checked against the entry's
@@ -186,7 +213,7 @@ func (s *Store) readChunk(e entry) (*[]byte, []byte, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	bp := chunkBufs.Get().(*[]byte)
+	bp := chunkBufs.Get()
 	body := (*bp)[:cap(*bp)]
 	n, err := io.ReadFull(f, body)
 	if err != io.ErrUnexpectedEOF && err != nil {
@@ -203,7 +230,7 @@ func (s *Store) readChunk(e entry) (*[]byte, []byte, error) {
 		raw = body[1:]
 	case chunkZstd:
 		_, dec := codecs()
-		out := chunkBufs.Get().(*[]byte)
+		out := chunkBufs.Get()
 		raw, err = dec.DecodeAll(body[1:], (*out)[:0])
 		chunkBufs.Put(bp)
 		bp = out

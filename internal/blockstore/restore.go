@@ -205,6 +205,23 @@ func (s *Store) CopySnapshot(ctx context.Context, srcID, dstID string, srcKey, d
 // separate files, so the disk sees a queue only if several are read together.
 const ioWorkers = 8
 
+// chunkSlots bounds the chunks being copied at once in the whole store, however
+// many restores and copies run together: each holds up to two chunk buffers, so
+// a hundred instances restoring their root volumes at once need 2×ioWorkers
+// slots' worth of buffers, not a hundred times that (which the Go runtime then
+// kept as its own long after).
+var chunkSlots = make(chan struct{}, 2*ioWorkers)
+
+func withChunkSlot(ctx context.Context, fn func() error) error {
+	select {
+	case chunkSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-chunkSlots }()
+	return fn()
+}
+
 // forEach calls fn for 0..n-1 on ioWorkers goroutines, stopping at the first
 // error or when ctx ends.
 func forEach(ctx context.Context, n int, fn func(i int) error) error {
@@ -225,7 +242,7 @@ func forEach(ctx context.Context, n int, fn func(i int) error) error {
 				if i >= n {
 					return
 				}
-				if err := fn(i); err != nil {
+				if err := withChunkSlot(ctx, func() error { return fn(i) }); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
