@@ -24,14 +24,8 @@ func (s *Service) runInstances(ctx context.Context, c *awsapi.EC2Call, in *ec2ap
 	if err := s.applyLaunchTemplate(ctx, c, in); err != nil {
 		return nil, err
 	}
-	// Parameters strato does not carry out yet are refused rather than ignored.
-	switch {
-	case in.InstanceMarketOptions != nil:
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato has no Spot market.")
-	case in.Placement != nil && in.Placement.Tenancy != nil && *in.Placement.Tenancy != "default":
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato supports only default tenancy.")
-	case in.Ipv6AddressCount != nil || len(in.Ipv6Addresses) > 0 || deref(in.EnablePrimaryIpv6):
-		return nil, awsapi.Errorf("UnsupportedOperation", "strato does not support IPv6 addresses yet.")
+	if err := refuseUnsupportedLaunchOptions(in); err != nil {
+		return nil, err
 	}
 	nics, err := launchInterfaces(in.NetworkInterfaces)
 	if err != nil {

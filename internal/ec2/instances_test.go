@@ -78,6 +78,19 @@ func TestRunInstancesErrorsAPI(t *testing.T) {
 		{name: "unknown group", action: "RunInstances", params: run("SecurityGroupId.1", "sg-0123456789abcdef0"), code: "InvalidGroup.NotFound"},
 		{name: "bad user data", action: "RunInstances", params: run("UserData", "%%%"), code: "InvalidParameterValue"},
 		{name: "launch template not found", action: "RunInstances", params: run("LaunchTemplate.LaunchTemplateId", "lt-0123456789abcdef0"), code: "InvalidLaunchTemplateId.NotFound"},
+		// Options strato does not carry out are refused by name, not ignored.
+		{name: "spot", action: "RunInstances", params: run("InstanceMarketOptions.MarketType", "spot"), code: "UnsupportedOperation"},
+		{name: "IAM profile", action: "RunInstances", params: run("IamInstanceProfile.Name", "web"), code: "UnsupportedOperation"},
+		{name: "detailed monitoring", action: "RunInstances", params: run("Monitoring.Enabled", "true"), code: "UnsupportedOperation"},
+		{name: "IPv6", action: "RunInstances", params: run("Ipv6AddressCount", "1"), code: "UnsupportedOperation"},
+		{name: "CPU options", action: "RunInstances", params: run("CpuOptions.CoreCount", "1"), code: "UnsupportedOperation"},
+		{name: "hibernation", action: "RunInstances", params: run("HibernationOptions.Configured", "true"), code: "UnsupportedHibernationConfiguration"},
+		{name: "placement group", action: "RunInstances", params: run("Placement.GroupName", "cluster"), code: "UnsupportedOperation"},
+		{name: "resource-name hostnames", action: "RunInstances", params: run("PrivateDnsNameOptions.HostnameType", "resource-name"), code: "UnsupportedOperation"},
+		{name: "kernel image", action: "RunInstances", params: run("KernelId", "aki-0123456789abcdef0"), code: "UnsupportedOperation"},
+		{name: "credits standard", action: "RunInstances", params: run("CreditSpecification.CpuCredits", "standard"), code: "UnsupportedOperation"},
+		{name: "credits bad value", action: "RunInstances", params: run("CreditSpecification.CpuCredits", "lots"), code: "InvalidParameterValue"},
+		{name: "credits on m5", action: "RunInstances", params: []string{"ImageId", ami, "InstanceType", "m5.large", "MinCount", "1", "MaxCount", "1", "CreditSpecification.CpuCredits", "unlimited"}, code: "InvalidParameterCombination"},
 		{name: "unknown instance", action: "StopInstances", params: []string{"InstanceId.1", "i-0123456789abcdef0"}, code: "InvalidInstanceID.NotFound"},
 	})
 }
@@ -127,4 +140,16 @@ func TestGetConsoleOutput(t *testing.T) {
 	runCases(t, d, []apiCase{
 		{name: "unknown instance", action: "GetConsoleOutput", params: []string{"InstanceId", "i-0123456789abcdef0"}, code: "InvalidInstanceID.NotFound"},
 	})
+}
+
+// Options at their defaults (as Terraform and the SDKs send them) launch.
+func TestRunInstancesDefaultOptionsPass(t *testing.T) {
+	d, _, ami := newInstanceService(t)
+	body := mustCall(t, d, "RunInstances", "ImageId", ami, "InstanceType", "t3.micro", "MinCount", "1", "MaxCount", "1",
+		"Monitoring.Enabled", "false", "CreditSpecification.CpuCredits", "unlimited", "Placement.Tenancy", "default",
+		"CapacityReservationSpecification.CapacityReservationPreference", "open", "PrivateDnsNameOptions.HostnameType", "ip-name",
+		"HibernationOptions.Configured", "false", "EnclaveOptions.Enabled", "false")
+	if !strings.Contains(body, "<instanceId>i-") {
+		t.Fatalf("RunInstances with default options: %s", body)
+	}
 }
