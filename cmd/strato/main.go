@@ -34,7 +34,7 @@ const usage = `strato: a self-hosted cloud that speaks Amazon EC2's API
 
 Usage:
   strato serve [--listen ADDR] [--data-dir DIR] [--driver auto|mock|container|qemu] [--dev] [--account-id ID]
-               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--public-pool CIDR[,CIDR]] [--net-prefix P] [--log-level L]
+               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--public-pool CIDR[,CIDR]] [--net-prefix P] [--vcpu-overcommit F] [--memory-overcommit F] [--log-level L]
   strato account create [--name NAME] [--data-dir DIR]
   strato account list [--data-dir DIR]
   strato env [--data-dir DIR] [--profile PROFILE]
@@ -132,6 +132,8 @@ func serve(args []string) error {
 	})
 	modifyInterval := fs.Duration("volume-modification-interval", cloud.VolumeModificationInterval,
 		"how long after ModifyVolume the same volume may be modified again (AWS: 6h)")
+	vcpuOvercommit := fs.Float64("vcpu-overcommit", server.DefaultVCPUOvercommit, "running instances' vCPUs may add up to the host's CPUs times this (real drivers; beyond it RunInstances answers InsufficientInstanceCapacity)")
+	memoryOvercommit := fs.Float64("memory-overcommit", server.DefaultMemoryOvercommit, "running instances' memory may add up to the host's memory times this (real drivers)")
 	netPrefix := fs.String("net-prefix", vpcnet.DefaultPrefix, "name prefix of the instance network's namespaces, links and nftables tables (1-9 of a-z0-9; two strato on one host need different ones)")
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
 	fs.Parse(args)
@@ -160,9 +162,9 @@ func serve(args []string) error {
 	return server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dir, Driver: *driver, Dev: *dev, AccountID: *accountID,
 		Throttle: *throttleOn, ThrottleScale: *throttleScale, ThrottleBuckets: buckets, PublicPool: publicPool,
-		NetPrefix: *netPrefix,
-		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-		Out:       os.Stdout,
+		NetPrefix: *netPrefix, VCPUOvercommit: *vcpuOvercommit, MemoryOvercommit: *memoryOvercommit,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Out: os.Stdout,
 	})
 }
 

@@ -41,6 +41,8 @@ type Cloud struct {
 	jobs blockJobs
 	// dataplane is told public address changes (nil until UseDataplane).
 	dataplane *dataplaneLink
+	// capacity is what the host gives running instances (UseCapacity).
+	capacity HostCapacity
 }
 
 // UseBlocks gives the control plane its block store; call it before serving.

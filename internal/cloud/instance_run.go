@@ -168,6 +168,14 @@ func (c *Cloud) RunInstances(ctx context.Context, s Scope, token string, req Run
 }
 
 // launchPlan is what every instance of one launch is made of.
+// zone is the zone the launch is in: its primary interface's subnet's.
+func (p *launchPlan) zone() string {
+	if len(p.nics) == 0 {
+		return ""
+	}
+	return p.nics[0].subnet.AvailabilityZone
+}
+
 type launchPlan struct {
 	img Image
 	it  catalog.InstanceType
@@ -187,16 +195,27 @@ func (c *Cloud) runInstances(tx store.Tx, s Scope, token string, req RunRequest)
 	if err != nil {
 		return Reservation{}, err
 	}
+	var load hostLoad
+	if !c.capacity.unlimited() {
+		if load, err = loadOnHost(tx); err != nil {
+			return Reservation{}, err
+		}
+	}
 	r := Reservation{ID: NewID("r"), OwnerID: s.Account}
 	var launched []Instance
 	for i := range req.MaxCount {
 		// Terminated instances do not count against the quota.
-		if err := checkQuota(tx, s.Account, QuotaInstances, live+int(i)); err != nil {
+		err := checkQuota(tx, s.Account, QuotaInstances, live+int(i))
+		if err == nil && !c.capacity.fits(load, plan.it) {
+			err = insufficientCapacity(plan.it.InstanceType, plan.zone())
+		}
+		if err != nil {
 			if i >= req.MinCount {
 				break
 			}
 			return Reservation{}, err
 		}
+		load.add(plan.it)
 		in, err := c.runOne(tx, s, token, req, &plan, r.ID, i)
 		if err != nil {
 			// Past MinCount a lack of room ends the launch; before, it fails it all.

@@ -325,3 +325,28 @@ func TestCreateImageRebootsTheInstance(t *testing.T) {
 	}
 	f.c.WaitBlockJobs()
 }
+
+// The host's capacity: instances that do not fit are InsufficientInstanceCapacity,
+// all or nothing up to MinCount; stopped instances hold none.
+func TestRunInstancesHostCapacity(t *testing.T) {
+	f := newInstanceFixture(t)
+	ctx := context.Background()
+	if err := f.c.EnsureAccount(ctx, instScope.Account, "capacity"); err != nil {
+		t.Fatal(err)
+	}
+	f.c.UseCapacity(cloud.HostCapacity{VCPUs: 5, MemoryMiB: 64 << 10}) // t3.micro: 2 vCPUs
+	r := f.run(t, cloud.RunRequest{MinCount: 1, MaxCount: 5})
+	if len(r.Instances) != 2 {
+		t.Fatalf("%d instances launched on 5 vCPUs, want 2", len(r.Instances))
+	}
+	f.c.WaitBlockJobs()
+	_, err := f.c.RunInstances(ctx, instScope, "", cloud.RunRequest{ImageID: f.image.ID, SubnetID: f.subnet.ID, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1})
+	wantCode(t, "a full host", err, "InsufficientInstanceCapacity")
+	if _, err := f.c.StopInstances(ctx, instScope, []string{r.Instances[0].ID}, false); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	if r := f.run(t, cloud.RunRequest{MinCount: 1, MaxCount: 1}); len(r.Instances) != 1 {
+		t.Fatalf("a stopped instance still holds its capacity")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
+	"syscall"
 	"time"
 
 	"strato/internal/cloud"
@@ -82,7 +84,43 @@ func openInstanceHost(ctx context.Context, c *cloud.Cloud, cfg Config, driver st
 		return nil, fmt.Errorf("driver %s: %w", driver, err)
 	}
 	h.compute = drv
+	if driver != "mock" {
+		capacity, err := hostCapacity(cfg.VCPUOvercommit, cfg.MemoryOvercommit)
+		if err != nil {
+			h.close()
+			return nil, err
+		}
+		c.UseCapacity(capacity)
+		log.Info("instance capacity", "vcpus", capacity.VCPUs, "memory_mib", capacity.MemoryMiB)
+	}
 	return h, nil
+}
+
+// Default overcommit of the host for instances: their types' vCPUs and memory
+// are limits (a cgroup's quota and ceiling), not reservations, and idle
+// instances use a few MiB, so the host promises more than it has.
+const (
+	DefaultVCPUOvercommit   = 128
+	DefaultMemoryOvercommit = 8
+)
+
+// hostCapacity is the host's CPUs and memory times the overcommit factors.
+func hostCapacity(vcpuFactor, memoryFactor float64) (cloud.HostCapacity, error) {
+	if vcpuFactor <= 0 {
+		vcpuFactor = DefaultVCPUOvercommit
+	}
+	if memoryFactor <= 0 {
+		memoryFactor = DefaultMemoryOvercommit
+	}
+	var info syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&info); err != nil {
+		return cloud.HostCapacity{}, fmt.Errorf("reading the host's memory: %w", err)
+	}
+	memMiB := float64(info.Totalram) * float64(info.Unit) / (1 << 20)
+	return cloud.HostCapacity{
+		VCPUs:     int(float64(runtime.NumCPU()) * vcpuFactor),
+		MemoryMiB: int64(memMiB * memoryFactor),
+	}, nil
 }
 
 func (h *instanceHost) close() {

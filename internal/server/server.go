@@ -54,6 +54,9 @@ type Config struct {
 	Out *os.File
 	// Ready, when set, receives the bound address once the listener is up.
 	Ready func(addr string)
+	// VCPUOvercommit and MemoryOvercommit multiply the host's CPUs and memory
+	// into what running instances' types may add up to (zero: the defaults).
+	VCPUOvercommit, MemoryOvercommit float64
 	// NetPrefix names the instance network's namespaces, links and nftables
 	// tables (vpcnet.Options.Prefix); empty means "strato".
 	NetPrefix string
