@@ -74,6 +74,22 @@ test_user_data_hostname_metadata() {
 	[[ $out == *"$private"* && $out != *"$PUBLIC_IP"* ]] || fail "addresses inside: $out"
 }
 
+test_elastic_ip() {
+	local alloc eip out
+	read -r alloc eip <<<"$(awsx ec2 allocate-address --query '[AllocationId,PublicIp]' --output text)"
+	[[ $alloc == eipalloc-* ]] || fail "allocate-address: $(head -c 300 "$ERR")" || return 1
+	awsx ec2 associate-address --instance-id "$INSTANCE" --allocation-id "$alloc" >/dev/null || fail "associate-address: $(head -c 300 "$ERR")" || return 1
+	out=$(awsx ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].PublicIpAddress' --output text)
+	[[ $out == "$eip" ]] || fail "the instance shows $out, not its Elastic IP $eip" || return 1
+	PUBLIC_IP=$eip
+	wait_ssh || return 1
+	out=$(on_instance hostname) || fail "SSH through the Elastic IP: $out" || return 1
+	awsx ec2 disassociate-address --public-ip "$eip" || fail "disassociate-address: $(head -c 300 "$ERR")" || return 1
+	awsx ec2 release-address --allocation-id "$alloc" || fail "release-address: $(head -c 300 "$ERR")" || return 1
+	public_ip || return 1
+	wait_ssh
+}
+
 test_lsblk_and_extra_volume() {
 	local out
 	out=$(on_instance lsblk) || fail "lsblk: $out" || return 1
@@ -141,6 +157,7 @@ test_leave_a_survivor() {
 check test_minimal_image
 check test_run_instance
 check test_user_data_hostname_metadata
+check test_elastic_ip
 check test_lsblk_and_extra_volume
 check test_stop_start_keeps_ebs
 check test_reboot
