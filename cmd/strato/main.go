@@ -46,6 +46,7 @@ Usage:
   strato image alias list|delete [--region R] [--data-dir DIR] [FROM]
   strato snapshot list --account ID [--region R] [--data-dir DIR]
   strato net teardown [--net-prefix P]
+  strato identity-certificate [--data-dir DIR]
 
 Run 'strato COMMAND --help' for a command's flags.
 `
@@ -74,6 +75,8 @@ func main() {
 		err = guestInit(args)
 	case "net":
 		err = netCommand(args)
+	case "identity-certificate":
+		err = identityCertificate(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

@@ -1,6 +1,7 @@
 package imds
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	sdkimds "github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
@@ -141,5 +143,29 @@ func TestAWSSDKClient(t *testing.T) {
 	if doc.InstanceID != f.inst.InstanceID || doc.AccountID != f.inst.AccountID ||
 		doc.PrivateIP != "10.0.1.10" || doc.Version != "2017-09-30" || !doc.PendingTime.Equal(t0) {
 		t.Fatalf("identity document %+v", doc.InstanceIdentityDocument)
+	}
+}
+
+// One key makes one certificate, so what strato publishes verifies documents
+// signed after any restart.
+func TestIdentityCertificateIsStableForAKey(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notBefore := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a, err := NewEd25519Signer(key, notBefore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewEd25519Signer(key, notBefore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.CertificatePEM(), b.CertificatePEM()) {
+		t.Fatal("the same key made two certificates")
+	}
+	if a.Certificate().SerialNumber.Sign() <= 0 {
+		t.Fatalf("serial %v", a.Certificate().SerialNumber)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -41,10 +42,12 @@ func NewEd25519Signer(key ed25519.PrivateKey, notBefore time.Time) (*Ed25519Sign
 			return nil, err
 		}
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 63))
-	if err != nil {
-		return nil, err
-	}
+	// The serial number comes from the key, so one key and notBefore always make
+	// the same certificate (Ed25519 signs deterministically): the certificate
+	// strato publishes stays valid across restarts.
+	digest := sha256.Sum256(key.Public().(ed25519.PublicKey))
+	serial := new(big.Int).SetBytes(digest[:8])
+	serial.Rsh(serial, 1) // positive, 63 bits
 	template := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{Organization: []string{"strato"}, CommonName: "strato instance identity"},
