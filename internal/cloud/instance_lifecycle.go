@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -112,6 +113,7 @@ func (c *Cloud) StartInstances(ctx context.Context, s Scope, ids []string) ([]St
 			return false, errorf("IncorrectInstanceState", "The instance '%s' has no root volume attached at %s.", in.ID, in.RootDeviceName)
 		}
 		in.State, in.StateTransitionReason, in.StateReasonCode, in.StateReasonMessage = InstancePending, "", "", ""
+		in.LaunchTime = txNow(tx) // AWS's LaunchTime is the last start
 		// A new public address, if it was launched with one (AWS never gives
 		// back the old one).
 		vpcIDs, err := instancePublicIPs(tx, s, in.ID, true)
@@ -139,7 +141,15 @@ func (c *Cloud) RebootInstances(ctx context.Context, s Scope, ids []string) erro
 		}
 		return true, nil
 	}, func(ctx context.Context, id string) error {
-		return c.compute.Reboot(ctx, id)
+		err := c.compute.Reboot(ctx, id)
+		if errors.Is(err, ErrComputeInvalidState) {
+			// Its process died (the instance is impaired): rebooting is the
+			// cure, as on AWS, so the driver starts it again.
+			if rt, serr := c.compute.Status(ctx, id); serr == nil && rt.State == "stopped" {
+				return c.compute.Start(ctx, id)
+			}
+		}
+		return err
 	}, "reboot")
 	return err
 }

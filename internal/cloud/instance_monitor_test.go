@@ -220,3 +220,42 @@ func TestInstanceMonitorFollowsTheClock(t *testing.T) {
 	f.c.WaitBlockJobs() // returns only once the monitor has ended
 	stopped = true
 }
+
+// Rebooting an instance whose process died brings it back (on AWS the cure for
+// a failed instance status check), and a start is a new LaunchTime.
+func TestRebootCuresACrashedInstance(t *testing.T) {
+	f := newMonitorFixture(t)
+	ctx := context.Background()
+	id := f.running(t, cloud.RunRequest{})
+	if err := f.drv.Crash(id); err != nil {
+		t.Fatal(err)
+	}
+	f.check(t)
+	if err := f.c.RebootInstances(ctx, instScope, []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	if rt, err := f.drv.Status(ctx, id); err != nil || rt.State != "running" || rt.Impaired {
+		t.Fatalf("the driver after the reboot: %+v %v", rt, err)
+	}
+	f.clock.Advance(cloud.StatusInitializingPeriod)
+	f.check(t)
+	if st := f.status(t, id); st.Instance.Status != cloud.StatusOK {
+		t.Fatalf("after the reboot: %+v", st)
+	}
+
+	launched := f.get(t, id).LaunchTime
+	if _, err := f.c.StopInstances(ctx, instScope, []string{id}, false); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	f.clock.Advance(time.Hour)
+	started := f.clock.Now()
+	if _, err := f.c.StartInstances(ctx, instScope, []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	if got := f.get(t, id).LaunchTime; !got.Equal(started) || !got.After(launched) {
+		t.Fatalf("LaunchTime after a start %v, want %v", got, started)
+	}
+}
