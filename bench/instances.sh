@@ -22,25 +22,10 @@ NET_PREFIX=sb$(printf '%04x' $((RANDOM % 65536)))
 DURATION=1s
 . "$HERE/lib.sh"
 
-terminate_all() {
-	local ids
-	ids=$(/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 describe-instances \
-		--query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
-	[[ -z $ids ]] && return 0
-	# shellcheck disable=SC2086 # a list of IDs
-	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 terminate-instances --instance-ids $ids >/dev/null 2>&1
-	for _ in $(seq 600); do
-		ids=$(/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 describe-instances \
-			--query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
-		[[ -z $ids ]] && return 0
-		sleep 0.5
-	done
-}
-
 CONTAINER=0
 cleanup() {
 	if [[ -n $STRATO_PID ]]; then
-		terminate_all
+		strato_terminate_all "$STRATO_ENDPOINT"
 		strato_stop
 	fi
 	((CONTAINER)) && "$STRATO_BIN" net teardown --net-prefix "$NET_PREFIX"
@@ -77,7 +62,7 @@ export AWS_SHARED_CREDENTIALS_FILE=$TMP/mock/credentials
 AMI=$(empty_ami) || die "registering the empty image failed"
 "$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode describe -n 1000 -ami "$AMI" \
 	>"$TMP/describe.txt" || die "describe benchmark failed"
-terminate_all
+strato_terminate_all "$STRATO_ENDPOINT"
 strato_stop
 
 # 2. Real instances (container driver).
@@ -91,10 +76,10 @@ if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
 		die "create-key-pair failed"
 	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode launch -n 20 -ami "$AMI" \
 		-key-name bench -key-file "$TMP/key.pem" >"$TMP/launch.txt" || die "launch benchmark failed"
-	terminate_all
+	strato_terminate_all "$STRATO_ENDPOINT"
 	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode fleet -n 100 -ami "$AMI" \
 		>"$TMP/fleet.txt" || die "fleet benchmark failed"
-	terminate_all
+	strato_terminate_all "$STRATO_ENDPOINT"
 else
 	echo "container driver part skipped: needs root and runc" >"$TMP/launch.txt"
 	: >"$TMP/fleet.txt"

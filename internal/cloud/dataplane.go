@@ -141,7 +141,7 @@ func publicMappings(tx store.Tx, s Scope, vpcID string) (map[netip.Addr]netip.Ad
 func (c *Cloud) PublicAddresses(ctx context.Context, vpcID string) (map[netip.Addr]netip.Addr, error) {
 	var m map[netip.Addr]netip.Addr
 	err := c.view(ctx, func(tx store.Tx) error {
-		s, err := vpcScope(tx, vpcID)
+		s, err := scopeOf(tx, KindVPC, vpcID)
 		if err != nil {
 			return err
 		}
@@ -149,12 +149,6 @@ func (c *Cloud) PublicAddresses(ctx context.Context, vpcID string) (map[netip.Ad
 		return err
 	})
 	return m, err
-}
-
-// vpcScope finds the account and Region a VPC belongs to (VPC IDs are unique in
-// the installation).
-func vpcScope(tx store.Tx, vpcID string) (Scope, error) {
-	return scopeOf(tx, KindVPC, vpcID)
 }
 
 // ResyncDataplane tells the dataplane every VPC's public map, so that what it

@@ -170,7 +170,7 @@ func loadAttachments(tx store.Tx, s Scope) (attachments, error) {
 		}
 	}
 	for _, list := range ix.interfaces {
-		slices.SortStableFunc(list, func(a, b NetworkInterface) int { return a.Attachment.DeviceIndex - b.Attachment.DeviceIndex })
+		slices.SortStableFunc(list, byDeviceIndex)
 	}
 	return ix, nil
 }

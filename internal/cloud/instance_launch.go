@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"strato/internal/catalog"
@@ -273,12 +274,13 @@ func interfacesOfInstance(tx store.Tx, s Scope, id string) ([]NetworkInterface, 
 			out = append(out, n)
 		}
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Attachment.DeviceIndex < out[j-1].Attachment.DeviceIndex; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortStableFunc(out, byDeviceIndex)
 	return out, nil
+}
+
+// byDeviceIndex orders attached interfaces by their device index.
+func byDeviceIndex(a, b NetworkInterface) int {
+	return a.Attachment.DeviceIndex - b.Attachment.DeviceIndex
 }
 
 // ResumeInstances redoes, after a restart, the background work of instances

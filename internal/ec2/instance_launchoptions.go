@@ -6,6 +6,7 @@ import (
 
 	"strato/internal/awsapi"
 	"strato/internal/awsapi/ec2api"
+	"strato/internal/catalog"
 )
 
 // refuseUnsupportedLaunchOptions answers UnsupportedOperation, naming the
@@ -54,7 +55,7 @@ func refuseUnsupportedLaunchOptions(in *ec2api.RunInstancesRequest) error {
 		switch {
 		case !slices.Contains([]string{"standard", "unlimited"}, credits):
 			return awsapi.Errorf("InvalidParameterValue", "Value (%s) for parameter cpuCredits is invalid. Valid values: standard, unlimited.", deref(cs.CpuCredits))
-		case !isBurstable(deref(in.InstanceType)):
+		case !burstable(deref(in.InstanceType)):
 			return awsapi.Errorf("InvalidParameterCombination", "The parameter CreditSpecification is not supported for instance type %s.", deref(in.InstanceType))
 		case credits == "standard":
 			// Unlimited is what strato does anyway: it never throttles a burst.
@@ -64,8 +65,9 @@ func refuseUnsupportedLaunchOptions(in *ec2api.RunInstancesRequest) error {
 	return nil
 }
 
-// isBurstable reports a T-family (burstable performance) instance type.
-func isBurstable(instanceType string) bool {
-	family, _, _ := strings.Cut(instanceType, ".")
-	return len(family) >= 2 && family[0] == 't' && family[1] >= '1' && family[1] <= '9'
+// burstable reports a burstable performance (T family) instance type, as the
+// catalogue says.
+func burstable(instanceType string) bool {
+	it, ok := catalog.LookupInstanceType(instanceType)
+	return ok && it.BurstablePerformanceSupported
 }

@@ -59,21 +59,6 @@ PASSED=0
 FAILED=0
 SUMMARY=()
 
-# terminate_all ENDPOINT: terminates every instance and waits (60 s at most)
-# until none is left but terminated ones.
-terminate_all() {
-	local ids left
-	ids=$(/usr/bin/aws --endpoint-url "$1" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
-	[[ -z $ids ]] && return 0
-	# shellcheck disable=SC2086 # a list of IDs
-	/usr/bin/aws --endpoint-url "$1" ec2 terminate-instances --instance-ids $ids >/dev/null 2>&1
-	for _ in $(seq 300); do
-		left=$(/usr/bin/aws --endpoint-url "$1" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
-		[[ -z $left ]] && return 0
-		sleep 0.2
-	done
-	echo "run.sh: instances still not terminated: $left" >&2
-}
 # run_test NAME CMD...: runs one test script, shows its output, adds its counts.
 run_test() {
 	local name=$1; shift
@@ -125,7 +110,7 @@ if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
 		fi
 		# Whatever the test left running goes before strato stops: instances
 		# outlive strato by design, their mounts and namespaces with them.
-		AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials terminate_all "$STRATO_ENDPOINT"
+		AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials strato_terminate_all "$STRATO_ENDPOINT"
 		strato_stop
 		"$STRATO_BIN" net teardown --net-prefix "$NET_PREFIX" || FAILED=$((FAILED + 1))
 		if [[ -s $TMP/instances/strato.log ]]; then

@@ -3,6 +3,8 @@
 #
 #   strato_start DATA_DIR LOG_DIR [serve flags...]   sets STRATO_PID, STRATO_ENDPOINT
 #   strato_stop                                       SIGTERM, 5 s grace, then SIGKILL
+#   strato_terminate_all ENDPOINT                     terminates every instance (before a stop:
+#                                                     instances outlive strato), waits up to 2 min
 #
 # STRATO_SERVE_ENV (optional) holds `env` arguments for the server process only,
 # e.g. "-u GOGC GOGC=100".
@@ -40,4 +42,20 @@ strato_stop() {
 	kill -0 "$STRATO_PID" 2>/dev/null && kill -KILL "$STRATO_PID" 2>/dev/null
 	wait "$STRATO_PID" 2>/dev/null
 	STRATO_PID=""
+}
+
+# strato_terminate_all ENDPOINT: terminates every instance the credentials in the
+# environment see and waits (2 minutes at most) until only terminated ones are left.
+strato_terminate_all() {
+	local ids
+	ids=$(/usr/bin/aws --endpoint-url "$1" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
+	[[ -z $ids ]] && return 0
+	# shellcheck disable=SC2086 # a list of IDs
+	/usr/bin/aws --endpoint-url "$1" ec2 terminate-instances --instance-ids $ids >/dev/null 2>&1
+	for _ in $(seq 600); do
+		ids=$(/usr/bin/aws --endpoint-url "$1" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
+		[[ -z $ids ]] && return 0
+		sleep 0.2
+	done
+	echo "instances still not terminated: $ids" >&2
 }
