@@ -249,7 +249,7 @@ func (c *Cloud) AssociateAddress(ctx context.Context, s Scope, req AssociateRequ
 		return err
 	})
 	if err == nil {
-		c.publicAddressesChanged(s, vpcIDs...)
+		c.networkChanged(s, vpcIDs...)
 	}
 	return assocID, err
 }
@@ -390,7 +390,7 @@ func (c *Cloud) DisassociateAddress(ctx context.Context, s Scope, associationID,
 		return unbindAddress(tx, s, &a)
 	})
 	if err == nil {
-		c.publicAddressesChanged(s, vpcID)
+		c.networkChanged(s, vpcID)
 	}
 	return err
 }

@@ -8,23 +8,25 @@ import (
 	"slices"
 	"sync"
 
+	"strato/internal/netpolicy"
 	"strato/internal/store"
 )
 
 // Dataplane is the network that carries the instances' packets
-// (internal/vpcnet). The control plane keeps which public address maps to which
-// private one; the dataplane does the 1:1 NAT. It is told each VPC's whole map
-// after every change that alters it commits.
+// (internal/vpcnet). The control plane keeps a VPC's network policy (security
+// groups, ACLs, routes, gateways, public addresses, DNS, flow logs); the
+// dataplane enforces it. It is told each VPC's whole policy after every change
+// that alters it commits.
 type Dataplane interface {
-	// SetPublicAddresses replaces the VPC's public-to-private mappings.
-	SetPublicAddresses(ctx context.Context, vpcID string, publicToPrivate map[netip.Addr]netip.Addr) error
+	// SetVPC replaces everything the dataplane enforces for one VPC.
+	SetVPC(ctx context.Context, policy netpolicy.VPC) error
 	// RemoveVPC removes what the dataplane has of a deleted VPC.
 	RemoveVPC(ctx context.Context, vpcID string) error
 }
 
-// dataplaneLink pushes public address maps to the dataplane in the background.
-// A change marks its VPC dirty; one job at a time pushes every dirty VPC's
-// whole map as the store has it at that moment, so a burst of changes costs one
+// dataplaneLink pushes VPC policies to the dataplane in the background. A
+// change marks its VPC dirty; one job at a time pushes every dirty VPC's whole
+// policy as the store has it at that moment, so a burst of changes costs one
 // push per VPC and a push never carries an older state than the one before it.
 type dataplaneLink struct {
 	d       Dataplane
@@ -42,11 +44,10 @@ func (c *Cloud) UseDataplane(d Dataplane) {
 	c.dataplane = &dataplaneLink{d: d, dirty: map[string]Scope{}}
 }
 
-// publicAddressesChanged tells the dataplane, after the transaction that
-// changed them has committed, that the VPCs' public mappings may have changed.
-// It never fails: a push that fails is logged, and the next change pushes the
-// whole map again.
-func (c *Cloud) publicAddressesChanged(s Scope, vpcIDs ...string) {
+// networkChanged tells the dataplane, after the transaction that changed them
+// has committed, that the VPCs' policies may have changed. It never fails: a
+// push that fails is logged, and the next change pushes the whole policy again.
+func (c *Cloud) networkChanged(s Scope, vpcIDs ...string) {
 	l := c.dataplane
 	if l == nil {
 		return
@@ -62,11 +63,11 @@ func (c *Cloud) publicAddressesChanged(s Scope, vpcIDs ...string) {
 		return
 	}
 	l.runs++
-	l.pushing = c.jobs.goOnce(fmt.Sprintf("dataplane:public-addresses:%d", l.runs), c.pushPublicAddresses)
+	l.pushing = c.jobs.goOnce(fmt.Sprintf("dataplane:push:%d", l.runs), c.pushDirtyVPCs)
 }
 
-// pushPublicAddresses is the push job: it runs until no VPC is dirty.
-func (c *Cloud) pushPublicAddresses(ctx context.Context) {
+// pushDirtyVPCs is the push job: it runs until no VPC is dirty.
+func (c *Cloud) pushDirtyVPCs(ctx context.Context) {
 	l := c.dataplane
 	for {
 		l.mu.Lock()
@@ -82,16 +83,16 @@ func (c *Cloud) pushPublicAddresses(ctx context.Context) {
 		l.mu.Unlock()
 		for _, vpcID := range slices.Sorted(maps.Keys(batch)) {
 			if err := c.pushVPC(ctx, batch[vpcID], vpcID); err != nil && ctx.Err() == nil {
-				c.log.Error("telling the dataplane a VPC's public addresses", "vpc", vpcID, "err", err)
+				c.log.Error("telling the dataplane a VPC's policy", "vpc", vpcID, "err", err)
 			}
 		}
 	}
 }
 
-// pushVPC gives the dataplane a VPC's map, or removes the VPC from it once
+// pushVPC gives the dataplane a VPC's policy, or removes the VPC from it once
 // DeleteVpc has committed.
 func (c *Cloud) pushVPC(ctx context.Context, s Scope, vpcID string) error {
-	var m map[netip.Addr]netip.Addr
+	var policy netpolicy.VPC
 	gone := false
 	if err := c.view(ctx, func(tx store.Tx) error {
 		_, err := vpcs.get(tx, s, vpcID)
@@ -101,7 +102,7 @@ func (c *Cloud) pushVPC(ctx context.Context, s Scope, vpcID string) error {
 		if err != nil {
 			return err
 		}
-		m, err = publicMappings(tx, s, vpcID)
+		policy, err = vpcPolicy(tx, s, vpcID)
 		return err
 	}); err != nil {
 		return err
@@ -109,7 +110,7 @@ func (c *Cloud) pushVPC(ctx context.Context, s Scope, vpcID string) error {
 	if gone {
 		return c.dataplane.d.RemoveVPC(ctx, vpcID)
 	}
-	return c.dataplane.d.SetPublicAddresses(ctx, vpcID, m)
+	return c.dataplane.d.SetVPC(ctx, policy)
 }
 
 // publicMappings is a VPC's public-to-private map: every address of its
@@ -151,7 +152,7 @@ func (c *Cloud) PublicAddresses(ctx context.Context, vpcID string) (map[netip.Ad
 	return m, err
 }
 
-// ResyncDataplane tells the dataplane every VPC's public map, so that what it
+// ResyncDataplane tells the dataplane every VPC's policy, so that what it
 // kept from an earlier process agrees with the store; call it after
 // UseDataplane, before serving.
 func (c *Cloud) ResyncDataplane(ctx context.Context) error {

@@ -128,7 +128,7 @@ func (c *Cloud) StartInstances(ctx context.Context, s Scope, ids []string) ([]St
 		return c.settleState(ctx, s, id, InstancePending, InstanceRunning)
 	}, "start")
 	if err == nil {
-		c.publicAddressesChanged(s, slices.Collect(maps.Keys(changedVPCs))...)
+		c.networkChanged(s, slices.Collect(maps.Keys(changedVPCs))...)
 	}
 	return out, err
 }
@@ -207,7 +207,7 @@ func (c *Cloud) settleState(ctx context.Context, s Scope, id, from, to string) e
 		return instances.update(tx, s, &in)
 	})
 	if err == nil {
-		c.publicAddressesChanged(s, changed...)
+		c.networkChanged(s, changed...)
 	}
 	return err
 }
@@ -295,7 +295,7 @@ func (c *Cloud) finishTerminate(ctx context.Context, s Scope, id, reasonCode, re
 		c.launch(j, nil)
 	}
 	if err == nil {
-		c.publicAddressesChanged(s, vpcIDs...)
+		c.networkChanged(s, vpcIDs...)
 		if bundleCopy != "" {
 			// The driver removes instance storage with the instance; this copy is
 			// the block store's, removed here (repeat-safe).

@@ -11,6 +11,7 @@ import (
 	"strato/internal/cloud"
 	"strato/internal/compute"
 	"strato/internal/compute/mock"
+	"strato/internal/netpolicy"
 )
 
 // fakeDataplane records what the control plane tells it, per VPC.
@@ -31,7 +32,8 @@ func (d *fakeDataplane) RemoveVPC(ctx context.Context, vpcID string) error {
 	return d.fail
 }
 
-func (d *fakeDataplane) SetPublicAddresses(ctx context.Context, vpcID string, m map[netip.Addr]netip.Addr) error {
+func (d *fakeDataplane) SetVPC(ctx context.Context, policy netpolicy.VPC) error {
+	vpcID, m := policy.ID, policy.Public
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls++

@@ -163,7 +163,7 @@ func (c *Cloud) RunInstances(ctx context.Context, s Scope, token string, req Run
 			vpcIDs = append(vpcIDs, in.VpcID)
 		}
 	}
-	c.publicAddressesChanged(s, vpcIDs...)
+	c.networkChanged(s, vpcIDs...)
 	return r, nil
 }
 

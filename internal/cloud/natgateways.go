@@ -152,7 +152,7 @@ func (c *Cloud) CreateNATGateway(ctx context.Context, s Scope, token string, req
 			g.Tags = tagMap(req.Tags)
 		}
 		g.State, _ = g.stateAt(c.clock.Now())
-		c.publicAddressesChanged(s, g.VpcID)
+		c.networkChanged(s, g.VpcID)
 	}
 	return g, err
 }
@@ -292,7 +292,7 @@ func (c *Cloud) DeleteNATGateway(ctx context.Context, s Scope, id string) error 
 		return natGateways.update(tx, s, &g)
 	})
 	if err == nil {
-		c.publicAddressesChanged(s, vpcID)
+		c.networkChanged(s, vpcID)
 	}
 	return err
 }

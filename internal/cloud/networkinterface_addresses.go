@@ -68,7 +68,7 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 		return networkInterfaces.update(tx, s, &n)
 	})
 	if err == nil {
-		c.publicAddressesChanged(s, vpcID)
+		c.networkChanged(s, vpcID)
 	}
 	return out, err
 }
@@ -133,7 +133,7 @@ func (c *Cloud) UnassignPrivateIPAddresses(ctx context.Context, s Scope, id stri
 	})
 	if err == nil {
 		// Elastic IPs mapped to the addresses are unmapped.
-		c.publicAddressesChanged(s, vpcID)
+		c.networkChanged(s, vpcID)
 	}
 	return err
 }

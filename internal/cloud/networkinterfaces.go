@@ -468,7 +468,7 @@ func (c *Cloud) DeleteNetworkInterface(ctx context.Context, s Scope, id string) 
 	})
 	if err == nil {
 		// Elastic IPs mapped to it are unmapped.
-		c.publicAddressesChanged(s, vpcID)
+		c.networkChanged(s, vpcID)
 	}
 	return err
 }

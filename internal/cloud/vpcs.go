@@ -187,7 +187,7 @@ func (c *Cloud) DeleteVPC(ctx context.Context, s Scope, id string) error {
 		return vpcs.remove(tx, s, id)
 	})
 	if err == nil {
-		c.publicAddressesChanged(s, id) // the dataplane removes the VPC
+		c.networkChanged(s, id) // the dataplane removes the VPC
 	}
 	return err
 }

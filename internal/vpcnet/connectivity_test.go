@@ -1,6 +1,8 @@
 package vpcnet
 
 import (
+	"strato/internal/netpolicy"
+
 	"net"
 	"net/netip"
 	"testing"
@@ -59,7 +61,7 @@ func TestVPCsWithTheSameCIDRAreIsolated(t *testing.T) {
 	}
 }
 
-// A public address mapped with SetPublicAddresses reaches the instance from the host (the
+// A public address mapped with SetVPC reaches the instance from the host (the
 // instance sees the host link's address and answers); once the mapping is gone, it does not.
 func TestPublicAddressReachesTheInstanceFromTheHost(t *testing.T) {
 	f := newFixture(t, nil)
@@ -73,46 +75,46 @@ func TestPublicAddressReachesTheInstanceFromTheHost(t *testing.T) {
 	host, _ := hostLinkAddrs(f.opts.Prefix)
 
 	mustNotReach(t, "", addrPort(pubA, 22))
-	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{pubA: a.ip, pubB: b.ip}); err != nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pubA: a.ip, pubB: b.ip}}); err != nil {
 		t.Fatal(err)
 	}
 	mustReach(t, "", addrPort(pubA, 22), seenA, host.Addr())
 	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
 
 	// Replacing the set: a loses its address, b keeps its own.
-	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{pubB: b.ip}); err != nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pubB: b.ip}}); err != nil {
 		t.Fatal(err)
 	}
 	mustNotReach(t, "", addrPort(pubA, 22))
 	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
 
 	// The same again is a no-op; an empty set removes everything.
-	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{pubB: b.ip}); err != nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pubB: b.ip}}); err != nil {
 		t.Fatal(err)
 	}
 	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
-	if err := f.n.SetPublicAddresses(f.ctx, vpc, nil); err != nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: nil}); err != nil {
 		t.Fatal(err)
 	}
 	mustNotReach(t, "", addrPort(pubB, 22))
 }
 
-func TestSetPublicAddressesRefusesWhatCannotBe(t *testing.T) {
+func TestSetVPCRefusesPublicAddressesThatCannotBe(t *testing.T) {
 	f := newFixture(t, nil)
 	vpc1, vpc2 := newID(t, "vpc"), newID(t, "vpc")
 	pub := f.opts.PublicPool.Addr().Next()
 	priv := netip.MustParseAddr("10.0.1.10")
 	outside := netip.MustParseAddr("203.0.113.7")
-	if err := f.n.SetPublicAddresses(f.ctx, vpc1, map[netip.Addr]netip.Addr{outside: priv}); err == nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc1, Public: map[netip.Addr]netip.Addr{outside: priv}}); err == nil {
 		t.Error("an address outside the pool was accepted")
 	}
-	if err := f.n.SetPublicAddresses(f.ctx, vpc1, map[netip.Addr]netip.Addr{pub: priv, pub.Next(): priv}); err == nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc1, Public: map[netip.Addr]netip.Addr{pub: priv, pub.Next(): priv}}); err == nil {
 		t.Error("two public addresses for one private address were accepted")
 	}
-	if err := f.n.SetPublicAddresses(f.ctx, vpc1, map[netip.Addr]netip.Addr{pub: priv}); err != nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc1, Public: map[netip.Addr]netip.Addr{pub: priv}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.n.SetPublicAddresses(f.ctx, vpc2, map[netip.Addr]netip.Addr{pub: priv}); err == nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc2, Public: map[netip.Addr]netip.Addr{pub: priv}}); err == nil {
 		t.Error("a public address mapped in another VPC was accepted")
 	}
 }

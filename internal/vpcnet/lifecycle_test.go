@@ -1,6 +1,8 @@
 package vpcnet
 
 import (
+	"strato/internal/netpolicy"
+
 	"context"
 	"net/http"
 	"net/netip"
@@ -28,7 +30,7 @@ func TestReopenAdoptsTheWiring(t *testing.T) {
 	resolver.add(a)
 	resolver.add(b)
 	pub := f.opts.PublicPool.Addr().Next()
-	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{pub: a.ip}); err != nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pub: a.ip}}); err != nil {
 		t.Fatal(err)
 	}
 	routerLink := linkIndexIn(t, f.n.routerNamespace(vpc), eniLink(a.eni))
@@ -214,7 +216,7 @@ func TestDestroyLeavesNothing(t *testing.T) {
 	f := newFixture(t, nil)
 	vpc := newID(t, "vpc")
 	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
-	if err := f.n.SetPublicAddresses(f.ctx, vpc, map[netip.Addr]netip.Addr{f.opts.PublicPool.Addr().Next(): a.ip}); err != nil {
+	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{f.opts.PublicPool.Addr().Next(): a.ip}}); err != nil {
 		t.Fatal(err)
 	}
 	// Hold the instance's namespace as a running instance would.

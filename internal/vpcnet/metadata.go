@@ -164,7 +164,7 @@ func (n *Network) adoptListeners() error {
 		}
 		var found []plugged
 		err := withHandle(router, func(h *netlink.Handle) error {
-			links, err := h.LinkList()
+			links, err := linkList(h)
 			if err != nil {
 				return err
 			}

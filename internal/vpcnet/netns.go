@@ -251,3 +251,15 @@ func setSysctls(path string, values map[string]string) error {
 		return nil
 	})
 }
+
+// linkList lists a namespace's links. A dump that links changed under (a veth going
+// away as its peer's namespace ends) is marked interrupted by the kernel; it is asked
+// again, a few times, rather than failing the caller.
+func linkList(h *netlink.Handle) ([]netlink.Link, error) {
+	for attempt := 0; ; attempt++ {
+		links, err := h.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || attempt == 4 {
+			return links, err
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"strato/internal/netpolicy"
 )
 
 // Every nftables table strato writes is rendered whole and swapped in one transaction
@@ -30,10 +32,12 @@ const (
 )
 
 // vpcTableState is what a VPC table holds: the addresses each interface may send from
-// (by router-side link name) and the 1:1 public ↔ private mappings.
+// (by router-side link name), the 1:1 public ↔ private mappings, and the policy the
+// filter is rendered from (nil before the VPC's first SetVPC).
 type vpcTableState struct {
 	interfaces map[string][]netip.Addr
 	public     map[netip.Addr]netip.Addr
+	policy     *netpolicy.VPC
 }
 
 // writeVPCTable renders a VPC's table in its router namespace.
@@ -102,6 +106,12 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 		snat := c.AddChain(&nftables.Chain{Name: chainSNAT, Table: table, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 		c.AddRule(natRule(snat, expr.MetaKeyOIFNAME, offsetSaddr, privMap, expr.NATTypeSourceNAT))
+		if err := addFilterChains(c, table, st); err != nil {
+			return err
+		}
+		if err := addRoutingChains(c, table, st); err != nil {
+			return err
+		}
 		return c.Flush()
 	})
 }

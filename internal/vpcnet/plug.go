@@ -357,8 +357,9 @@ func interfaceRoutes(h *netlink.Handle, l netlink.Link) ([]netlink.Route, error)
 	return out, nil
 }
 
-// syncVPCTable rewrites a VPC's table from what the router holds: each interface link and
-// its /32 routes, and the public mappings already in the table.
+// syncVPCTable rewrites a VPC's table from what the router holds (each interface link
+// and its /32 routes) and the VPC's policy as last set (or, before the first SetVPC, the
+// public mappings already in the table).
 func (n *Network) syncVPCTable(router, vpcID string) error {
 	st, err := n.vpcState(router, vpcID)
 	if err != nil {
@@ -370,7 +371,7 @@ func (n *Network) syncVPCTable(router, vpcID string) error {
 func (n *Network) vpcState(router, vpcID string) (vpcTableState, error) {
 	st := vpcTableState{interfaces: map[string][]netip.Addr{}}
 	err := withHandle(router, func(h *netlink.Handle) error {
-		links, err := h.LinkList()
+		links, err := linkList(h)
 		if err != nil {
 			return err
 		}
@@ -394,6 +395,10 @@ func (n *Network) vpcState(router, vpcID string) (vpcTableState, error) {
 	})
 	if err != nil {
 		return st, err
+	}
+	if policy := n.policies[vpcID]; policy != nil {
+		st.policy, st.public = policy, policy.Public
+		return st, nil
 	}
 	st.public, err = n.readPublicMap(router, vpcID)
 	return st, err

@@ -8,47 +8,84 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"strato/internal/netpolicy"
 )
 
-// SetPublicAddresses replaces a VPC's public addresses: each public address in the map is
-// NATed 1:1 to its private address in the VPC's router, and routed to the VPC's uplink in
-// the inet namespace. Connections through an address that goes away or changes target are
-// cut. The router is made if the VPC has none yet.
-func (n *Network) SetPublicAddresses(ctx context.Context, vpcID string, publicToPrivate map[netip.Addr]netip.Addr) error {
-	if err := validateID("vpc", vpcID); err != nil {
+// SetVPC renders a VPC's whole policy: its public addresses (each NATed 1:1 to its
+// private address in the VPC's router and routed to the VPC's uplink in the inet
+// namespace), security groups, network ACLs, routes, gateways, peerings, DNS and flow
+// logs. Connections through a public address that goes away or changes target are cut.
+// The router is made if the VPC has none yet. The policy is kept, so that plugging an
+// interface later renders it again; until a VPC's first SetVPC (after Open, say), the
+// tables already in the kernel stay as they are.
+func (n *Network) SetVPC(ctx context.Context, policy netpolicy.VPC) error {
+	if err := validateID("vpc", policy.ID); err != nil {
 		return err
 	}
+	want, err := n.checkPublic(policy.Public)
+	if err != nil {
+		return err
+	}
+	policy.Public = want
+	if err := n.lock(ctx); err != nil {
+		return err
+	}
+	defer n.mu.Unlock()
+	n.policies[policy.ID] = &policy
+	if err := n.setVPC(&policy); err != nil {
+		return fmt.Errorf("vpcnet: policy of %s: %w", policy.ID, err)
+	}
+	return nil
+}
+
+// checkPublic validates a public → private map: public addresses from the pool, IPv4
+// private addresses, no private address with two public ones.
+func (n *Network) checkPublic(publicToPrivate map[netip.Addr]netip.Addr) (map[netip.Addr]netip.Addr, error) {
 	want := make(map[netip.Addr]netip.Addr, len(publicToPrivate))
 	owner := map[netip.Addr]netip.Addr{}
 	for pub, priv := range publicToPrivate {
 		pub, priv = pub.Unmap(), priv.Unmap()
 		if !pub.Is4() || !n.opts.PublicPool.Contains(pub) {
-			return fmt.Errorf("vpcnet: public address %v is not in the pool %s", pub, n.opts.PublicPool)
+			return nil, fmt.Errorf("vpcnet: public address %v is not in the pool %s", pub, n.opts.PublicPool)
 		}
 		if !priv.Is4() {
-			return fmt.Errorf("vpcnet: private address %v is not IPv4", priv)
+			return nil, fmt.Errorf("vpcnet: private address %v is not IPv4", priv)
 		}
 		if other, dup := owner[priv]; dup {
-			return fmt.Errorf("vpcnet: %v has two public addresses (%v, %v)", priv, other, pub)
+			return nil, fmt.Errorf("vpcnet: %v has two public addresses (%v, %v)", priv, other, pub)
 		}
 		owner[priv] = pub
 		want[pub] = priv
 	}
-	if err := n.lock(ctx); err != nil {
+	return want, nil
+}
+
+// setVPC renders policy: the table (public addresses, filter), then routing, DNS and
+// flow logs.
+func (n *Network) setVPC(policy *netpolicy.VPC) error {
+	router, err := n.ensureRouter(policy.ID)
+	if err != nil {
 		return err
 	}
-	defer n.mu.Unlock()
-	if err := n.setPublic(vpcID, want); err != nil {
-		return fmt.Errorf("vpcnet: public addresses of %s: %w", vpcID, err)
+	if err := n.setPublic(router, policy.ID, policy.Public); err != nil {
+		return err
+	}
+	if err := n.applyRouting(router, policy); err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	if err := n.applyDNS(router, policy); err != nil {
+		return fmt.Errorf("DNS: %w", err)
+	}
+	if err := n.applyFlowLogs(router, policy); err != nil {
+		return fmt.Errorf("flow logs: %w", err)
 	}
 	return nil
 }
 
-func (n *Network) setPublic(vpcID string, want map[netip.Addr]netip.Addr) error {
-	router, err := n.ensureRouter(vpcID)
-	if err != nil {
-		return err
-	}
+// setPublic writes the VPC's table with want as its public mappings, and the inet
+// namespace's routes to them.
+func (n *Network) setPublic(router, vpcID string, want map[netip.Addr]netip.Addr) error {
 	st, err := n.vpcState(router, vpcID)
 	if err != nil {
 		return err

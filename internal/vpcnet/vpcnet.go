@@ -26,6 +26,8 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+
+	"strato/internal/netpolicy"
 )
 
 // Options configure a Network. Zero values take the defaults.
@@ -55,6 +57,7 @@ type Network struct {
 	mu        sync.Mutex
 	closed    bool
 	listeners map[string]*metadataListener // by interface ID
+	policies  map[string]*netpolicy.VPC    // by VPC ID, as last set
 }
 
 // Open sets up (or adopts) the inet namespace, the host link and its route to the public
@@ -67,7 +70,7 @@ func Open(ctx context.Context, opts Options) (*Network, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n := &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{}}
+	n := &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{}, policies: map[string]*netpolicy.VPC{}}
 	if err := ensureRunDir(opts.RunDir); err != nil {
 		return nil, fmt.Errorf("vpcnet: run directory: %w", err)
 	}
@@ -114,7 +117,7 @@ func Teardown(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	n := &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{}}
+	n := &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{}, policies: map[string]*netpolicy.VPC{}}
 	return n.Destroy(ctx)
 }
 
@@ -144,6 +147,8 @@ func (n *Network) Close() error {
 	}
 	n.closed = true
 	n.stopListeners(nil)
+	n.stopDNS(nil)
+	n.stopFlowLogs(nil)
 	return nil
 }
 
@@ -158,6 +163,8 @@ func (n *Network) Destroy(ctx context.Context) error {
 	defer n.mu.Unlock()
 	n.closed = true
 	n.stopListeners(nil)
+	n.stopDNS(nil)
+	n.stopFlowLogs(nil)
 	var errs []error
 	entries, err := os.ReadDir(n.opts.RunDir)
 	if err != nil && !os.IsNotExist(err) {
@@ -229,7 +236,11 @@ func (n *Network) RemoveVPC(ctx context.Context, vpcID string) error {
 
 func (n *Network) removeVPC(vpcID string) error {
 	n.stopListeners(func(l *metadataListener) bool { return l.vpcID == vpcID })
+	n.stopDNS(&vpcID)
+	n.stopFlowLogs(&vpcID)
+	delete(n.policies, vpcID)
 	var errs []error
+	errs = append(errs, n.removeRouting(vpcID))
 	router := n.routerNamespace(vpcID)
 	if ok, err := isNamespaceFile(router); err != nil {
 		errs = append(errs, err)
@@ -237,7 +248,7 @@ func (n *Network) removeVPC(vpcID string) error {
 		// Delete the links explicitly rather than leave it to the namespace's teardown,
 		// which the kernel does later and asynchronously: the instance ends go now.
 		errs = append(errs, withHandle(router, func(h *netlink.Handle) error {
-			links, err := h.LinkList()
+			links, err := linkList(h)
 			if err != nil {
 				return err
 			}
