@@ -74,8 +74,13 @@ if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
 	AMI=$(minimal_ami "$TMP/ctr")
 	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-key-pair --key-name bench --query KeyMaterial --output text >"$TMP/key.pem" ||
 		die "create-key-pair failed"
+	# Security groups are enforced: the launch benchmark's SSH needs a group that lets it in.
+	SSH_GROUP=$(/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-security-group --group-name bench-ssh \
+		--description "SSH for the benchmark" --query GroupId --output text) || die "create-security-group failed"
+	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 authorize-security-group-ingress --group-id "$SSH_GROUP" \
+		--protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null || die "authorize-security-group-ingress failed"
 	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode launch -n 20 -ami "$AMI" \
-		-key-name bench -key-file "$TMP/key.pem" >"$TMP/launch.txt" || die "launch benchmark failed"
+		-key-name bench -key-file "$TMP/key.pem" -security-group "$SSH_GROUP" >"$TMP/launch.txt" || die "launch benchmark failed"
 	strato_terminate_all "$STRATO_ENDPOINT"
 	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode fleet -n 100 -ami "$AMI" \
 		>"$TMP/fleet.txt" || die "fleet benchmark failed"

@@ -40,6 +40,7 @@ type bench struct {
 	key    string
 	signer ssh.Signer
 	itype  string
+	group  string // security group for the launch mode's instances
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	ami := flag.String("ami", "", "image to launch")
 	keyName := flag.String("key-name", "", "key pair (launch)")
 	keyFile := flag.String("key-file", "", "its private key, PEM (launch)")
+	group := flag.String("security-group", "", "security group ID that lets SSH in (launch)")
 	itype := flag.String("instance-type", "t3.micro", "instance type")
 	flag.Parse()
 	ctx := context.Background()
@@ -58,7 +60,7 @@ func main() {
 		fail(err)
 	}
 	cfg.BaseEndpoint = aws.String(*endpoint)
-	b := &bench{ec2: ec2.NewFromConfig(cfg), ami: *ami, key: *keyName, itype: *itype}
+	b := &bench{ec2: ec2.NewFromConfig(cfg), ami: *ami, key: *keyName, itype: *itype, group: *group}
 	if *keyFile != "" {
 		pem, err := os.ReadFile(*keyFile)
 		if err != nil {
@@ -92,6 +94,9 @@ func (b *bench) run(ctx context.Context, count int32) ([]string, error) {
 	in := &ec2.RunInstancesInput{ImageId: &b.ami, InstanceType: types.InstanceType(b.itype), MinCount: &count, MaxCount: &count}
 	if b.key != "" {
 		in.KeyName = &b.key
+	}
+	if b.group != "" {
+		in.SecurityGroupIds = []string{b.group}
 	}
 	out, err := b.ec2.RunInstances(ctx, in)
 	if err != nil {

@@ -34,7 +34,9 @@ test_cloud_init_configures_the_instance() {
 	awsx ec2 create-key-pair --key-name debian-key --query KeyMaterial --output text >"$KEY" || fail "create-key-pair" || return 1
 	chmod 600 "$KEY"
 	printf '#cloud-config\nruncmd:\n  - echo from-runcmd > /root/runcmd\nwrite_files:\n  - path: /etc/strato-written\n    content: written-by-cloud-init\n' >"$W/user-data"
-	INSTANCE=$(awsx ec2 run-instances --image-id "$AMI" --instance-type t3.micro --key-name debian-key --user-data "file://$W/user-data" \
+	local group
+	group=$(ssh_group) || fail "a group for SSH: $(head -c 300 "$ERR")" || return 1
+	INSTANCE=$(awsx ec2 run-instances --image-id "$AMI" --instance-type t3.micro --key-name debian-key --security-group-ids "$group" --user-data "file://$W/user-data" \
 		--query 'Instances[0].InstanceId' --output text) || fail "run-instances: $(head -c 300 "$ERR")" || return 1
 	local out
 	for _ in $(seq 300); do

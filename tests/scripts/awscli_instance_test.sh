@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/awscli_lib.sh" awscli_instance_test
 KEY=$W/key.pem
 SSH_OPTS=(-i "$KEY" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 -o BatchMode=yes)
-INSTANCE="" PUBLIC_IP="" EXTRA="" AMI=""
+INSTANCE="" PUBLIC_IP="" EXTRA="" AMI="" SSH_GROUP=""
 
 # on_instance CMD: runs CMD over SSH as ec2-user on the instance's public IP.
 on_instance() { ssh "${SSH_OPTS[@]}" "ec2-user@$PUBLIC_IP" "$@"; }
@@ -49,8 +49,9 @@ test_run_instance() {
 	awsx ec2 create-key-pair --key-name inst-key --query KeyMaterial --output text >"$KEY" || fail "create-key-pair: $(head -c 300 "$ERR")" || return 1
 	chmod 600 "$KEY"
 	printf '#!/bin/sh\necho "made by user data" > /tmp/from-user-data\n' >"$W/user-data.sh"
+	SSH_GROUP=$(ssh_group) || fail "a group for SSH: $(head -c 300 "$ERR")" || return 1
 	INSTANCE=$(awsx ec2 run-instances --image-id "$AMI" --instance-type t3.micro --key-name inst-key \
-		--user-data "file://$W/user-data.sh" \
+		--security-group-ids "$SSH_GROUP" --user-data "file://$W/user-data.sh" \
 		--block-device-mappings '[{"DeviceName":"/dev/sdf","Ebs":{"VolumeSize":1,"DeleteOnTermination":false}}]' \
 		--query 'Instances[0].InstanceId' --output text) || fail "run-instances: $(head -c 300 "$ERR")" || return 1
 	wait_state "$INSTANCE" running || return 1
@@ -145,7 +146,7 @@ test_terminate_volume_fate() {
 test_leave_a_survivor() {
 	local id
 	id=$(awsx ec2 run-instances --image-id "$AMI" --instance-type t3.micro --key-name inst-key \
-		--tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=survivor}]' \
+		--security-group-ids "$SSH_GROUP" --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=survivor}]' \
 		--query 'Instances[0].InstanceId' --output text) || fail "run-instances: $(head -c 300 "$ERR")" || return 1
 	INSTANCE=$id
 	wait_state "$id" running || return 1

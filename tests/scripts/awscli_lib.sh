@@ -45,3 +45,16 @@ summary() {
 	echo "$1: $PASSED passed, $FAILED failed"
 	((FAILED == 0))
 }
+
+# ssh_group prints the ID of a security group of the default VPC that lets SSH in
+# from anywhere (made on first use): security groups are enforced, and the
+# default group lets in only its own members, as on AWS.
+ssh_group() {
+	local id
+	id=$(awsx ec2 describe-security-groups --filters Name=group-name,Values=ssh-from-anywhere --query 'SecurityGroups[0].GroupId' --output text)
+	if [[ $id != sg-* ]]; then
+		id=$(awsx ec2 create-security-group --group-name ssh-from-anywhere --description "SSH from anywhere" --query GroupId --output text) || return 1
+		awsx ec2 authorize-security-group-ingress --group-id "$id" --protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null || return 1
+	fi
+	echo "$id"
+}
