@@ -140,6 +140,14 @@ func (s *SSHServer) handle(nc net.Conn) {
 	go ssh.DiscardRequests(reqs)
 	var sessions sync.WaitGroup
 	for nch := range chans {
+		if nch.ChannelType() == "direct-tcpip" {
+			sessions.Add(1)
+			go func() {
+				defer sessions.Done()
+				s.forward(sc, nch)
+			}()
+			continue
+		}
 		if nch.ChannelType() != "session" {
 			_ = nch.Reject(ssh.Prohibited, nch.ChannelType()+" channels are not supported by strato-guest's SSH server")
 			continue
@@ -198,7 +206,8 @@ func authFailure(err error) string {
 }
 
 // harmlessKeyOptions are authorized_keys options the server can honour because it
-// does not offer what they forbid (no-pty is enforced in sessions). A key with any other
+// does not offer what they forbid (no-pty is enforced in sessions, no-port-forwarding
+// on direct-tcpip channels). A key with any other
 // option (command=, from=, restrict …) is not used: ignoring a restriction would grant
 // more than the key's owner allowed.
 var harmlessKeyOptions = []string{"no-port-forwarding", "no-agent-forwarding", "no-x11-forwarding", "no-user-rc", "no-pty"}
@@ -242,6 +251,8 @@ func (s *SSHServer) authorize(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Pe
 			switch opt := strings.ToLower(o); {
 			case opt == "no-pty":
 				perms.Extensions["no-pty"] = "yes"
+			case opt == "no-port-forwarding":
+				perms.Extensions["no-port-forwarding"] = "yes"
 			case slices.Contains(harmlessKeyOptions, opt):
 			default:
 				usable = false
