@@ -104,6 +104,8 @@ if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
 				run_test awscli_instance_restart_test.sh bash "$HERE/awscli_instance_restart_test.sh"
 			STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
 				run_test awscli_debian_test.sh bash "$HERE/awscli_debian_test.sh"
+			STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
+				run_test awscli_peering_test.sh bash "$HERE/awscli_peering_test.sh"
 		else
 			SUMMARY+=("not ok - strato with --driver container did not start again")
 			FAILED=$((FAILED + 1))

@@ -3,8 +3,8 @@
 #
 #   strato_start DATA_DIR LOG_DIR [serve flags...]   sets STRATO_PID, STRATO_ENDPOINT
 #   strato_stop                                       SIGTERM, 5 s grace, then SIGKILL
-#   strato_terminate_all ENDPOINT                     terminates every instance (before a stop:
-#                                                     instances outlive strato), waits up to 2 min
+#   strato_terminate_all ENDPOINT                     terminates every instance of the test regions
+#                                                     (before a stop: instances outlive strato)
 #
 # STRATO_SERVE_ENV (optional) holds `env` arguments for the server process only,
 # e.g. "-u GOGC GOGC=100".
@@ -45,17 +45,21 @@ strato_stop() {
 }
 
 # strato_terminate_all ENDPOINT: terminates every instance the credentials in the
-# environment see and waits (2 minutes at most) until only terminated ones are left.
+# environment see, in each region the tests use (STRATO_TEST_REGIONS, default
+# us-east-1 and us-west-2), and waits (2 minutes at most per region) until only
+# terminated ones are left.
 strato_terminate_all() {
-	local ids
-	ids=$(/usr/bin/aws --endpoint-url "$1" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
-	[[ -z $ids ]] && return 0
-	# shellcheck disable=SC2086 # a list of IDs
-	/usr/bin/aws --endpoint-url "$1" ec2 terminate-instances --instance-ids $ids >/dev/null 2>&1
-	for _ in $(seq 600); do
-		ids=$(/usr/bin/aws --endpoint-url "$1" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
-		[[ -z $ids ]] && return 0
-		sleep 0.2
+	local ids region
+	for region in ${STRATO_TEST_REGIONS:-us-east-1 us-west-2}; do
+		ids=$(/usr/bin/aws --endpoint-url "$1" --region "$region" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
+		[[ -z $ids ]] && continue
+		# shellcheck disable=SC2086 # a list of IDs
+		/usr/bin/aws --endpoint-url "$1" --region "$region" ec2 terminate-instances --instance-ids $ids >/dev/null 2>&1
+		for _ in $(seq 600); do
+			ids=$(/usr/bin/aws --endpoint-url "$1" --region "$region" ec2 describe-instances --query 'Reservations[].Instances[?State.Name!=`terminated`].InstanceId' --output text 2>/dev/null)
+			[[ -z $ids ]] && break
+			sleep 0.2
+		done
+		[[ -z $ids ]] || echo "instances in $region still not terminated: $ids" >&2
 	done
-	echo "instances still not terminated: $ids" >&2
 }
