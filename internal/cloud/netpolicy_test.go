@@ -188,7 +188,9 @@ func TestPolicyFollowsEveryChange(t *testing.T) {
 		{"a new network ACL", func() (err error) {
 			acl, err = f.c.CreateNetworkACL(f.ctx, s, f.vpc, nil, "")
 			return err
-		}, func(p netpolicy.VPC) bool { return slices.ContainsFunc(p.NetworkACLs, func(a netpolicy.NetworkACL) bool { return a.ID == acl.ID }) }},
+		}, func(p netpolicy.VPC) bool {
+			return slices.ContainsFunc(p.NetworkACLs, func(a netpolicy.NetworkACL) bool { return a.ID == acl.ID })
+		}},
 		{"ACL entries, in rule-number order, ending with the default deny", func() error {
 			for _, e := range []cloud.ACLEntryRequest{
 				{RuleNumber: 200, Protocol: "-1", RuleAction: "deny", CIDR: "192.0.2.0/24"},
@@ -227,7 +229,9 @@ func TestPolicyFollowsEveryChange(t *testing.T) {
 		{"a new route table", func() (err error) {
 			table, err = f.c.CreateRouteTable(f.ctx, s, f.vpc, "", nil)
 			return err
-		}, func(p netpolicy.VPC) bool { return slices.ContainsFunc(p.RouteTables, func(r netpolicy.RouteTable) bool { return r.ID == table.ID }) }},
+		}, func(p netpolicy.VPC) bool {
+			return slices.ContainsFunc(p.RouteTables, func(r netpolicy.RouteTable) bool { return r.ID == table.ID })
+		}},
 		{"the subnet's route table", func() error {
 			_, err := f.c.AssociateRouteTable(f.ctx, s, table.ID, f.subnet.ID, "")
 			return err
