@@ -49,10 +49,11 @@ func (f policyFixture) pushed(t *testing.T, vpcID string, change func() error) n
 	return f.dp.policyOf(vpcID)
 }
 
-func must[T any](t *testing.T, v T, err error) T {
-	t.Helper()
+// must is for the setup steps of a test: an error there ends the test with a
+// panic.
+func must[T any](v T, err error) T {
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return v
 }
