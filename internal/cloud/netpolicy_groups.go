@@ -44,11 +44,7 @@ func policyGroups(tx store.Tx, s Scope, vpcID string) ([]netpolicy.SecurityGroup
 			if !ok {
 				continue
 			}
-			if r.Egress {
-				pg.Egress = append(pg.Egress, rule)
-			} else {
-				pg.Ingress = append(pg.Ingress, rule)
-			}
+			appendDirection(&pg.Ingress, &pg.Egress, r.Egress, rule)
 		}
 		out = append(out, pg)
 	}
@@ -154,6 +150,15 @@ func (gr *groupResolver) members(ref *GroupRef) ([]netip.Prefix, error) {
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	return out, nil
+}
+
+// appendDirection appends v to the ingress or egress list.
+func appendDirection[T any](ingress, egress *[]T, isEgress bool, v T) {
+	if isEgress {
+		*egress = append(*egress, v)
+	} else {
+		*ingress = append(*ingress, v)
+	}
 }
 
 func (gr *groupResolver) interfacesOf(s Scope, vpcID string) ([]NetworkInterface, error) {

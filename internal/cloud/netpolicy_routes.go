@@ -32,11 +32,7 @@ func policyACLs(tx store.Tx, s Scope, vpcID string) ([]netpolicy.NetworkACL, err
 			if err != nil {
 				return nil, fmt.Errorf("network ACL %s, rule %d: %w", a.ID, e.RuleNumber, err)
 			}
-			if e.Egress {
-				pa.Egress = append(pa.Egress, entry)
-			} else {
-				pa.Ingress = append(pa.Ingress, entry)
-			}
+			appendDirection(&pa.Ingress, &pa.Egress, e.Egress, entry)
 		}
 		out = append(out, pa)
 	}
