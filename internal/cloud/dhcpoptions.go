@@ -162,7 +162,7 @@ func defaultDHCPOptions(tx store.Tx, s Scope, now time.Time) (DHCPOptions, error
 
 // AssociateDHCPOptions gives a VPC a set, or "default" for none.
 func (c *Cloud) AssociateDHCPOptions(ctx context.Context, s Scope, dhcpOptionsID, vpcID string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	err := c.update(ctx, func(tx store.Tx) error {
 		if dhcpOptionsID != "default" {
 			if _, err := dhcpOptionSets.get(tx, s, dhcpOptionsID); err != nil {
 				return err
@@ -175,6 +175,10 @@ func (c *Cloud) AssociateDHCPOptions(ctx context.Context, s Scope, dhcpOptionsID
 		v.DHCPOptionsID = dhcpOptionsID
 		return vpcs.update(tx, s, &v)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // DeleteDHCPOptions deletes a set no VPC uses.

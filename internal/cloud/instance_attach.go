@@ -40,6 +40,8 @@ type hotplug struct {
 	prepare func(tx store.Tx) (due bool, err error)
 	call    func(ctx context.Context) error
 	settle  func(tx store.Tx, driverErr error) error
+	// settled, if set, runs once settle has committed.
+	settled func()
 }
 
 func (c *Cloud) runHotplug(s Scope, instanceID, op string, h hotplug) {
@@ -65,6 +67,9 @@ func (c *Cloud) runHotplug(s Scope, instanceID, op string, h hotplug) {
 			derr = fmt.Errorf("driver %s %s: %w", c.compute.Name(), h.what, derr)
 		}
 		err := c.update(ctx, func(tx store.Tx) error { return ignoreNotFound(h.settle(tx, derr), nil) })
+		if err == nil && h.settled != nil {
+			h.settled()
+		}
 		return errors.Join(derr, err)
 	})
 }
@@ -154,6 +159,7 @@ func checkInterfaceSlot(tx store.Tx, s Scope, in *Instance, deviceIndex int) err
 // it fails the interface is available again.
 func (c *Cloud) attachInterfaceWork(s Scope, eniID, instanceID, attachmentID string) {
 	var spec InterfaceSpec
+	var vpcID string // routes to the interface follow its attachment
 	c.runHotplug(s, instanceID, "attach-interface:"+eniID, hotplug{
 		what: "attaching " + eniID + " to " + instanceID,
 		prepare: func(tx store.Tx) (bool, error) {
@@ -166,6 +172,7 @@ func (c *Cloud) attachInterfaceWork(s Scope, eniID, instanceID, attachmentID str
 		call: func(ctx context.Context) error { return c.compute.AttachInterface(ctx, instanceID, spec) },
 		settle: func(tx store.Tx, derr error) error {
 			n, due, err := interfaceIn(tx, s, eniID, attachmentID, AttachAttaching)
+			vpcID = n.VpcID
 			switch {
 			case !due:
 				return err
@@ -175,17 +182,20 @@ func (c *Cloud) attachInterfaceWork(s Scope, eniID, instanceID, attachmentID str
 			n.Attachment.Status = AttachAttached
 			return networkInterfaces.update(tx, s, &n)
 		},
+		settled: func() { c.networkChanged(s, vpcID) },
 	})
 }
 
 // detachInterfaceWork has the driver unplug an interface recorded detaching;
 // if it fails the interface stays attached, unless forced.
 func (c *Cloud) detachInterfaceWork(s Scope, eniID, instanceID, attachmentID string, force bool) {
+	var vpcID string // routes to the interface follow its attachment
 	c.runHotplug(s, instanceID, "detach-interface:"+eniID, hotplug{
 		what: "detaching " + eniID + " from " + instanceID,
 		call: func(ctx context.Context) error { return c.compute.DetachInterface(ctx, instanceID, eniID) },
 		settle: func(tx store.Tx, derr error) error {
 			n, due, err := interfaceIn(tx, s, eniID, attachmentID, AttachDetaching)
+			vpcID = n.VpcID
 			switch {
 			case !due:
 				return err
@@ -195,6 +205,7 @@ func (c *Cloud) detachInterfaceWork(s Scope, eniID, instanceID, attachmentID str
 			}
 			return endInterfaceAttachment(tx, s, &n)
 		},
+		settled: func() { c.networkChanged(s, vpcID) },
 	})
 }
 

@@ -106,10 +106,14 @@ func (c *Cloud) ModifyInstanceAttribute(ctx context.Context, s Scope, id string,
 	if slices.Contains(boolAttributes, ch.Attribute) && ch.Bool == nil {
 		return errorf("MissingParameter", "The request must contain the parameter value")
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string // set when the instance's interfaces change
+	err := c.update(ctx, func(tx store.Tx) error {
 		in, err := modifiableInstance(tx, s, id, ch.Attribute)
 		if err != nil {
 			return err
+		}
+		if ch.Attribute == AttrSourceDestCheck || ch.Attribute == AttrGroupSet {
+			vpcID = in.VpcID
 		}
 		switch ch.Attribute {
 		case AttrSourceDestCheck:
@@ -127,6 +131,10 @@ func (c *Cloud) ModifyInstanceAttribute(ctx context.Context, s Scope, id string,
 		}
 		return instances.update(tx, s, &in)
 	})
+	if err == nil && vpcID != "" {
+		c.networkAndPeersChanged(ctx, s, vpcID)
+	}
+	return err
 }
 
 // modifiableInstance reads an instance whose attribute may change now.
@@ -315,17 +323,23 @@ func (c *Cloud) ResetInstanceAttribute(ctx context.Context, s Scope, id, attribu
 		}
 		return errorf("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Only kernel, ramdisk and sourceDestCheck can be reset.", attribute)
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		in, err := modifiableInstance(tx, s, id, attribute)
 		if err != nil || attribute != AttrSourceDestCheck {
 			// strato's instances have no kernel or RAM disk to reset.
 			return err
 		}
+		vpcID = in.VpcID
 		return changePrimaryInterface(tx, s, &in, func(n *NetworkInterface) error {
 			n.SourceDestCheck = true
 			return nil
 		})
 	})
+	if err == nil && vpcID != "" {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // MetadataChange is what ModifyInstanceMetadataOptions changes; nil keeps the

@@ -295,7 +295,7 @@ func (c *Cloud) finishTerminate(ctx context.Context, s Scope, id, reasonCode, re
 		c.launch(j, nil)
 	}
 	if err == nil {
-		c.networkChanged(s, vpcIDs...)
+		c.networkAndPeersChanged(ctx, s, vpcIDs...)
 		if bundleCopy != "" {
 			// The driver removes instance storage with the instance; this copy is
 			// the block store's, removed here (repeat-safe).

@@ -16,11 +16,13 @@ import (
 
 // fakeDataplane records what the control plane tells it, per VPC.
 type fakeDataplane struct {
-	mu      sync.Mutex
-	maps    map[string]map[netip.Addr]netip.Addr
-	removed []string
-	calls   int
-	fail    error
+	mu       sync.Mutex
+	maps     map[string]map[netip.Addr]netip.Addr
+	policies map[string]netpolicy.VPC // the last policy pushed, per VPC
+	pushes   map[string]int           // how many policies were pushed, per VPC
+	removed  []string
+	calls    int
+	fail     error
 }
 
 func (d *fakeDataplane) RemoveVPC(ctx context.Context, vpcID string) error {
@@ -28,6 +30,7 @@ func (d *fakeDataplane) RemoveVPC(ctx context.Context, vpcID string) error {
 	defer d.mu.Unlock()
 	d.calls++
 	delete(d.maps, vpcID)
+	delete(d.policies, vpcID)
 	d.removed = append(d.removed, vpcID)
 	return d.fail
 }
@@ -42,9 +45,27 @@ func (d *fakeDataplane) SetVPC(ctx context.Context, policy netpolicy.VPC) error 
 	}
 	if d.maps == nil {
 		d.maps = map[string]map[netip.Addr]netip.Addr{}
+		d.policies = map[string]netpolicy.VPC{}
+		d.pushes = map[string]int{}
 	}
 	d.maps[vpcID] = m
+	d.policies[vpcID] = policy
+	d.pushes[vpcID]++
 	return nil
+}
+
+// policyOf is the last policy pushed for a VPC.
+func (d *fakeDataplane) policyOf(vpcID string) netpolicy.VPC {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.policies[vpcID]
+}
+
+// pushesOf counts the policies pushed for a VPC.
+func (d *fakeDataplane) pushesOf(vpcID string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pushes[vpcID]
 }
 
 // mapOf is the last map pushed for a VPC, as "public→private" strings.

@@ -159,11 +159,12 @@ func (c *Cloud) RunInstances(ctx context.Context, s Scope, token string, req Run
 	var vpcIDs []string
 	for _, in := range r.Instances {
 		c.launchInstance(s, in.ID)
-		if in.PublicIP() != "" {
+		if !slices.Contains(vpcIDs, in.VpcID) {
 			vpcIDs = append(vpcIDs, in.VpcID)
 		}
 	}
-	c.networkChanged(s, vpcIDs...)
+	// New interfaces, in groups, maybe with public addresses.
+	c.networkAndPeersChanged(ctx, s, vpcIDs...)
 	return r, nil
 }
 

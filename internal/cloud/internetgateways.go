@@ -79,7 +79,7 @@ func (c *Cloud) CreateInternetGateway(ctx context.Context, s Scope, tags []Tag) 
 
 // AttachInternetGateway attaches a gateway to a VPC; each has at most one of the other.
 func (c *Cloud) AttachInternetGateway(ctx context.Context, s Scope, gatewayID, vpcID string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	err := c.update(ctx, func(tx store.Tx) error {
 		g, err := internetGateways.get(tx, s, gatewayID)
 		if err != nil {
 			return err
@@ -100,13 +100,17 @@ func (c *Cloud) AttachInternetGateway(ctx context.Context, s Scope, gatewayID, v
 		g.VpcID = vpcID
 		return internetGateways.update(tx, s, &g)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // DetachInternetGateway detaches a gateway from the VPC it is attached to, once no
 // public address of the VPC needs it and no route table is edge-associated with
 // it. (An attached gateway cannot be deleted, so an associated one cannot either.)
 func (c *Cloud) DetachInternetGateway(ctx context.Context, s Scope, gatewayID, vpcID string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	err := c.update(ctx, func(tx store.Tx) error {
 		g, err := internetGateways.get(tx, s, gatewayID)
 		if err != nil {
 			return err
@@ -135,6 +139,10 @@ func (c *Cloud) DetachInternetGateway(ctx context.Context, s Scope, gatewayID, v
 		g.VpcID = ""
 		return internetGateways.update(tx, s, &g)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // DeleteInternetGateway deletes a detached gateway.

@@ -217,16 +217,21 @@ func (c *Cloud) CreateNetworkACL(ctx context.Context, s Scope, vpcID string, tag
 		return acl, networkACLs.insert(tx, s, &acl, acl.CreatedAt, tags)
 	})
 	acl.Tags = tagMap(tags)
+	if err == nil {
+		c.networkChanged(s, acl.VpcID)
+	}
 	return acl, err
 }
 
 // DeleteNetworkACL deletes a custom ACL that no subnet is associated with.
 func (c *Cloud) DeleteNetworkACL(ctx context.Context, s Scope, id string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		acl, err := networkACLs.get(tx, s, id)
 		if err != nil {
 			return err
 		}
+		vpcID = acl.VpcID
 		if acl.IsDefault {
 			return errorf("InvalidParameterValue", "cannot delete default network ACL %s", id)
 		}
@@ -235,12 +240,17 @@ func (c *Cloud) DeleteNetworkACL(ctx context.Context, s Scope, id string) error 
 		}
 		return networkACLs.remove(tx, s, id)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // ReplaceNetworkACLAssociation moves the subnet of an association to another ACL
 // of the same VPC and returns the new association's ID.
 func (c *Cloud) ReplaceNetworkACLAssociation(ctx context.Context, s Scope, associationID, aclID string) (string, error) {
 	newID := NewID("aclassoc")
+	var vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		all, err := tx.ListResources(s, KindNetworkACL)
 		if err != nil {
@@ -275,6 +285,7 @@ func (c *Cloud) ReplaceNetworkACLAssociation(ctx context.Context, s Scope, assoc
 		if to.VpcID != from.VpcID {
 			return errorf("InvalidParameterValue", "Network ACL %s and subnet %s belong to different networks.", aclID, subnetID)
 		}
+		vpcID = to.VpcID
 		if to.ID == from.ID {
 			to = *from
 		} else if err := networkACLs.update(tx, s, from); err != nil {
@@ -283,6 +294,9 @@ func (c *Cloud) ReplaceNetworkACLAssociation(ctx context.Context, s Scope, assoc
 		to.Associations = append(to.Associations, ACLAssociation{ID: newID, SubnetID: subnetID})
 		return networkACLs.update(tx, s, &to)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
 	return newID, err
 }
 

@@ -176,11 +176,13 @@ func (c *Cloud) CreateNetworkACLEntry(ctx context.Context, s Scope, aclID string
 	if err != nil {
 		return err
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err = c.update(ctx, func(tx store.Tx) error {
 		acl, err := networkACLs.get(tx, s, aclID)
 		if err != nil {
 			return err
 		}
+		vpcID = acl.VpcID
 		if findACLRule(&acl, e.RuleNumber, e.Egress) >= 0 {
 			return errorf("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", e.RuleNumber)
 		}
@@ -198,6 +200,10 @@ func (c *Cloud) CreateNetworkACLEntry(ctx context.Context, s Scope, aclID string
 		acl.Rules = append(acl.Rules, e)
 		return networkACLs.update(tx, s, &acl)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // ReplaceNetworkACLEntry replaces an existing rule with the same number and direction.
@@ -206,11 +212,13 @@ func (c *Cloud) ReplaceNetworkACLEntry(ctx context.Context, s Scope, aclID strin
 	if err != nil {
 		return err
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err = c.update(ctx, func(tx store.Tx) error {
 		acl, err := networkACLs.get(tx, s, aclID)
 		if err != nil {
 			return err
 		}
+		vpcID = acl.VpcID
 		i := findACLRule(&acl, e.RuleNumber, e.Egress)
 		if i < 0 {
 			return aclEntryNotFound(&acl, e.RuleNumber, e.Egress)
@@ -218,6 +226,10 @@ func (c *Cloud) ReplaceNetworkACLEntry(ctx context.Context, s Scope, aclID strin
 		acl.Rules[i] = e
 		return networkACLs.update(tx, s, &acl)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // DeleteNetworkACLEntry removes a rule.
@@ -225,11 +237,13 @@ func (c *Cloud) DeleteNetworkACLEntry(ctx context.Context, s Scope, aclID string
 	if err := checkACLRuleNumber(number); err != nil {
 		return err
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		acl, err := networkACLs.get(tx, s, aclID)
 		if err != nil {
 			return err
 		}
+		vpcID = acl.VpcID
 		i := findACLRule(&acl, number, egress)
 		if i < 0 {
 			return aclEntryNotFound(&acl, number, egress)
@@ -237,4 +251,8 @@ func (c *Cloud) DeleteNetworkACLEntry(ctx context.Context, s Scope, aclID string
 		acl.Rules = slices.Delete(acl.Rules, i, i+1)
 		return networkACLs.update(tx, s, &acl)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }

@@ -37,12 +37,13 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 		return Assigned{}, errorf("MissingParameter", "Either 'secondaryPrivateIpAddressCount', 'privateIpAddress', 'ipv4PrefixCount' or 'ipv4Prefix' must be specified.")
 	}
 	var out Assigned
-	var vpcID string // set when addresses move, with their Elastic IPs unmapped
+	var vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		n, err := userInterface(tx, s, id)
 		if err != nil {
 			return err
 		}
+		vpcID = n.VpcID
 		if n.addressCount()+len(req.Addresses)+req.Count+len(req.Prefixes)+req.PrefixCount > MaxInterfaceAddresses {
 			return addressLimitError()
 		}
@@ -54,7 +55,6 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 			if err := takeBackSecondaries(tx, s, &n, &sn, req.Addresses); err != nil {
 				return err
 			}
-			vpcID = n.VpcID
 		}
 		if out.Addresses, err = addAddresses(sn.Addresses, &n, req.Addresses, req.Count); err != nil {
 			return err
@@ -68,7 +68,7 @@ func (c *Cloud) AssignPrivateIPAddresses(ctx context.Context, s Scope, id string
 		return networkInterfaces.update(tx, s, &n)
 	})
 	if err == nil {
-		c.networkChanged(s, vpcID)
+		c.networkAndPeersChanged(ctx, s, vpcID)
 	}
 	return out, err
 }
@@ -133,7 +133,7 @@ func (c *Cloud) UnassignPrivateIPAddresses(ctx context.Context, s Scope, id stri
 	})
 	if err == nil {
 		// Elastic IPs mapped to the addresses are unmapped.
-		c.networkChanged(s, vpcID)
+		c.networkAndPeersChanged(ctx, s, vpcID)
 	}
 	return err
 }
@@ -193,11 +193,13 @@ func (c *Cloud) ModifyNetworkInterfaceAttribute(ctx context.Context, s Scope, id
 	case given > 1:
 		return errorf("InvalidParameterCombination", "Fields for multiple attribute types specified: only one attribute can be modified at a time.")
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		n, err := userInterface(tx, s, id)
 		if err != nil {
 			return err
 		}
+		vpcID = n.VpcID
 		switch {
 		case ch.Description != nil:
 			n.Description = *ch.Description
@@ -218,18 +220,28 @@ func (c *Cloud) ModifyNetworkInterfaceAttribute(ctx context.Context, s Scope, id
 		}
 		return networkInterfaces.update(tx, s, &n)
 	})
+	if err == nil {
+		c.networkAndPeersChanged(ctx, s, vpcID)
+	}
+	return err
 }
 
 // ResetNetworkInterfaceSourceDestCheck returns the check to its default, on.
 func (c *Cloud) ResetNetworkInterfaceSourceDestCheck(ctx context.Context, s Scope, id string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		n, err := userInterface(tx, s, id)
 		if err != nil {
 			return err
 		}
+		vpcID = n.VpcID
 		n.SourceDestCheck = true
 		return networkInterfaces.update(tx, s, &n)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // GetNetworkInterface reads one interface with its tags.

@@ -62,12 +62,13 @@ func (c *Cloud) AttachNetworkInterface(ctx context.Context, s Scope, eniID, inst
 	if deviceIndex < 0 {
 		return "", errorf("InvalidParameterValue", "Value (%d) for parameter deviceIndex is invalid.", deviceIndex)
 	}
-	var id string
+	var id, vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		n, err := networkInterfaces.get(tx, s, eniID)
 		if err != nil {
 			return err
 		}
+		vpcID = n.VpcID
 		in, err := attachTarget(tx, s, instanceID)
 		if err != nil {
 			return err
@@ -86,6 +87,7 @@ func (c *Cloud) AttachNetworkInterface(ctx context.Context, s Scope, eniID, inst
 		return setAddressesInstance(tx, s, &n, instanceID)
 	})
 	if err == nil {
+		c.networkChanged(s, vpcID)
 		c.attachInterfaceWork(s, eniID, instanceID, id)
 	}
 	return id, err
@@ -95,13 +97,14 @@ func (c *Cloud) AttachNetworkInterface(ctx context.Context, s Scope, eniID, inst
 // until the driver has unplugged it. The primary interface stays; force
 // detaches even when the driver fails.
 func (c *Cloud) DetachNetworkInterface(ctx context.Context, s Scope, attachmentID string, force bool) error {
-	var eniID, target string
+	var eniID, target, vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		target = ""
 		n, err := interfaceByAttachment(tx, s, attachmentID)
 		if err != nil {
 			return err
 		}
+		vpcID = n.VpcID
 		if n.Attachment.DeviceIndex == 0 {
 			return errorf("OperationNotPermitted", "The network interface at device index 0 cannot be detached.")
 		}
@@ -123,6 +126,9 @@ func (c *Cloud) DetachNetworkInterface(ctx context.Context, s Scope, attachmentI
 		eniID, target = n.ID, in.ID
 		return networkInterfaces.update(tx, s, &n)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
 	if err == nil && target != "" {
 		c.detachInterfaceWork(s, eniID, target, attachmentID, force)
 	}

@@ -449,6 +449,9 @@ func (c *Cloud) CreateNetworkInterface(ctx context.Context, s Scope, token strin
 	if err == nil && n.Tags == nil {
 		n.Tags = tagMap(req.Tags)
 	}
+	if err == nil {
+		c.networkAndPeersChanged(ctx, s, n.VpcID)
+	}
 	return n, err
 }
 
@@ -468,7 +471,7 @@ func (c *Cloud) DeleteNetworkInterface(ctx context.Context, s Scope, id string) 
 	})
 	if err == nil {
 		// Elastic IPs mapped to it are unmapped.
-		c.networkChanged(s, vpcID)
+		c.networkAndPeersChanged(ctx, s, vpcID)
 	}
 	return err
 }

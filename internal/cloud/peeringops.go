@@ -28,6 +28,11 @@ func (c *Cloud) changePeering(ctx context.Context, s Scope, id string, change fu
 		}
 		return savePeering(tx, &p)
 	})
+	if err == nil {
+		// Each side's routes to the connection and its peer's blocks.
+		c.networkChanged(p.Requester.scope(), p.Requester.VpcID)
+		c.networkChanged(p.Accepter.scope(), p.Accepter.VpcID)
+	}
 	return p, err
 }
 

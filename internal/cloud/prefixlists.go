@@ -344,6 +344,9 @@ func (c *Cloud) ModifyManagedPrefixList(ctx context.Context, s Scope, ch PrefixL
 		p.State = "modify-complete"
 		return prefixLists.update(tx, s, &p)
 	})
+	if err == nil {
+		c.scopeChanged(ctx, s) // the VPCs whose rules or routes use the list
+	}
 	return withTagsOf(c, ctx, s, p, err)
 }
 
@@ -399,6 +402,9 @@ func (c *Cloud) RestoreManagedPrefixListVersion(ctx context.Context, s Scope, id
 		p.State = "restore-complete"
 		return prefixLists.update(tx, s, &p)
 	})
+	if err == nil {
+		c.scopeChanged(ctx, s) // the VPCs whose rules or routes use the list
+	}
 	return withTagsOf(c, ctx, s, p, err)
 }
 

@@ -54,11 +54,13 @@ func (c *Cloud) AssociateRouteTable(ctx context.Context, s Scope, tableID, subne
 		return RouteTableAssociation{}, errorf("InvalidParameterCombination", "Only one of subnetId and gatewayId may be given.")
 	}
 	a := RouteTableAssociation{ID: NewID("rtbassoc"), SubnetID: subnetID, GatewayID: gatewayID}
+	var vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		t, err := routeTables.get(tx, s, tableID)
 		if err != nil {
 			return err
 		}
+		vpcID = t.VpcID
 		var holder *RouteTable
 		if subnetID != "" {
 			sn, err := subnets.get(tx, s, subnetID)
@@ -87,6 +89,9 @@ func (c *Cloud) AssociateRouteTable(ctx context.Context, s Scope, tableID, subne
 		t.Associations = append(t.Associations, a)
 		return routeTables.update(tx, s, &t)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
 	return a, err
 }
 
@@ -119,7 +124,8 @@ func checkEdgeGateway(tx store.Tx, s Scope, t *RouteTable, gatewayID string) err
 // DisassociateRouteTable removes a subnet or edge association; the subnet then uses
 // its VPC's main table.
 func (c *Cloud) DisassociateRouteTable(ctx context.Context, s Scope, assocID string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		t, i, err := tableOfAssociation(tx, s, assocID)
 		if err != nil {
 			return err
@@ -127,9 +133,14 @@ func (c *Cloud) DisassociateRouteTable(ctx context.Context, s Scope, assocID str
 		if t.Associations[i].Main {
 			return errorf("InvalidParameterValue", "cannot disassociate the main route table association %s", assocID)
 		}
+		vpcID = t.VpcID
 		t.Associations = slices.Delete(t.Associations, i, i+1)
 		return routeTables.update(tx, s, t)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // ReplaceRouteTableAssociation moves an association (a subnet's, a gateway's, or
@@ -137,6 +148,7 @@ func (c *Cloud) DisassociateRouteTable(ctx context.Context, s Scope, assocID str
 // table, under a new association ID.
 func (c *Cloud) ReplaceRouteTableAssociation(ctx context.Context, s Scope, assocID, tableID string) (RouteTableAssociation, error) {
 	var moved RouteTableAssociation
+	var vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		from, i, err := tableOfAssociation(tx, s, assocID)
 		if err != nil {
@@ -146,6 +158,7 @@ func (c *Cloud) ReplaceRouteTableAssociation(ctx context.Context, s Scope, assoc
 		if err != nil {
 			return err
 		}
+		vpcID = to.VpcID
 		if to.VpcID != from.VpcID {
 			return errorf("InvalidParameterValue", "route table %s and association %s belong to different networks", tableID, assocID)
 		}
@@ -165,5 +178,8 @@ func (c *Cloud) ReplaceRouteTableAssociation(ctx context.Context, s Scope, assoc
 		to.Associations = append(to.Associations, moved)
 		return routeTables.update(tx, s, &to)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
 	return moved, err
 }

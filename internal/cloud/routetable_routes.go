@@ -328,7 +328,11 @@ func (c *Cloud) CreateRoute(ctx context.Context, s Scope, req RouteRequest) erro
 	if err != nil {
 		return err
 	}
-	return c.update(ctx, func(tx store.Tx) error { return addRoute(tx, s, req.TableID, r) })
+	err = c.update(ctx, func(tx store.Tx) error { return addRoute(tx, s, req.TableID, r) })
+	if err == nil {
+		c.tableChanged(ctx, s, req.TableID)
+	}
+	return err
 }
 
 // ReplaceRoute changes the target of an existing route; a local route's target may
@@ -338,7 +342,7 @@ func (c *Cloud) ReplaceRoute(ctx context.Context, s Scope, req RouteRequest) err
 	if err != nil {
 		return err
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	err = c.update(ctx, func(tx store.Tx) error {
 		t, err := routeTables.get(tx, s, req.TableID)
 		if err != nil {
 			return err
@@ -365,6 +369,10 @@ func (c *Cloud) ReplaceRoute(ctx context.Context, s Scope, req RouteRequest) err
 		t.Routes[i] = r
 		return routeTables.update(tx, s, &t)
 	})
+	if err == nil {
+		c.tableChanged(ctx, s, req.TableID)
+	}
+	return err
 }
 
 // DeleteRoute removes a route other than a local one from a table.
@@ -384,7 +392,7 @@ func (c *Cloud) DeleteRoute(ctx context.Context, s Scope, tableID, destCIDR, des
 	if p, err := netip.ParsePrefix(dest); err == nil {
 		dest = p.Masked().String()
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	err := c.update(ctx, func(tx store.Tx) error {
 		t, err := routeTables.get(tx, s, tableID)
 		if err != nil {
 			return err
@@ -403,6 +411,10 @@ func (c *Cloud) DeleteRoute(ctx context.Context, s Scope, tableID, destCIDR, des
 		t.Routes = slices.Delete(t.Routes, i, i+1)
 		return routeTables.update(tx, s, &t)
 	})
+	if err == nil {
+		c.tableChanged(ctx, s, tableID)
+	}
+	return err
 }
 
 // fillRouteStates works out each route's state: active when its target exists,

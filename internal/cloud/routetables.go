@@ -236,16 +236,21 @@ func (c *Cloud) CreateRouteTable(ctx context.Context, s Scope, vpcID, clientToke
 		return t, routeTables.insert(tx, s, &t, t.CreatedAt, tags)
 	})
 	t.Tags = tagMap(tags)
+	if err == nil {
+		c.networkChanged(s, t.VpcID)
+	}
 	return t, err
 }
 
 // DeleteRouteTable deletes a table that is neither main nor associated.
 func (c *Cloud) DeleteRouteTable(ctx context.Context, s Scope, id string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		t, err := routeTables.get(tx, s, id)
 		if err != nil {
 			return err
 		}
+		vpcID = t.VpcID
 		if len(t.Associations) > 0 {
 			return errorf("DependencyViolation", "The routeTable '%s' has dependencies and cannot be deleted.", id)
 		}
@@ -255,4 +260,8 @@ func (c *Cloud) DeleteRouteTable(ctx context.Context, s Scope, id string) error 
 		}
 		return routeTables.remove(tx, s, id)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }

@@ -27,11 +27,13 @@ func (c *Cloud) AuthorizeSecurityGroupRules(ctx context.Context, s Scope, req Ru
 		return nil, errorf("MissingParameter", "The request must contain the parameter ipPermissions")
 	}
 	var added []SecurityGroupRule
+	var vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		g, err := resolveGroup(tx, s, req.Group)
 		if err != nil {
 			return err
 		}
+		vpcID = g.VpcID
 		added, err = ruleResolver{tx: tx, s: s, group: g, egress: req.Egress, lookup: true}.rules(req.Permissions)
 		if err != nil {
 			return err
@@ -65,6 +67,9 @@ func (c *Cloud) AuthorizeSecurityGroupRules(ctx context.Context, s Scope, req Ru
 		}
 		return nil
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
 	return added, err
 }
 
@@ -85,12 +90,14 @@ func (c *Cloud) RevokeSecurityGroupRules(ctx context.Context, s Scope, req RuleR
 		return RevokeResult{}, errorf("MissingParameter", "Either 'ipPermissions' or 'securityGroupRuleIds' should be provided.")
 	}
 	var revoked, unknown []SecurityGroupRule
+	var vpcID string
 	err := c.update(ctx, func(tx store.Tx) error {
 		revoked, unknown = nil, nil
 		g, err := resolveGroup(tx, s, req.Group)
 		if err != nil {
 			return err
 		}
+		vpcID = g.VpcID
 		vpc, err := vpcs.get(tx, s, g.VpcID)
 		if err != nil {
 			return err
@@ -139,6 +146,9 @@ func (c *Cloud) RevokeSecurityGroupRules(ctx context.Context, s Scope, req RuleR
 		}
 		return nil
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
 	return RevokeResult{Revoked: revoked, Unknown: unknown}, err
 }
 
@@ -180,11 +190,13 @@ func (c *Cloud) ModifySecurityGroupRules(ctx context.Context, s Scope, groupID s
 	if len(updates) == 0 {
 		return errorf("MissingParameter", "The request must contain the parameter SecurityGroupRule")
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		g, err := securityGroups.get(tx, s, groupID)
 		if err != nil {
 			return err
 		}
+		vpcID = g.VpcID
 		rules, err := rulesOf(tx, s, g.ID)
 		if err != nil {
 			return err
@@ -242,6 +254,10 @@ func (c *Cloud) ModifySecurityGroupRules(ctx context.Context, s Scope, groupID s
 		}
 		return nil
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // UpdateSecurityGroupRuleDescriptions sets the descriptions of existing rules of one

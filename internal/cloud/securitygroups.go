@@ -237,6 +237,9 @@ func (c *Cloud) CreateSecurityGroup(ctx context.Context, s Scope, req SecurityGr
 		return nil
 	})
 	g.Tags = tagMap(req.Tags)
+	if err == nil {
+		c.networkChanged(s, g.VpcID)
+	}
 	return g, err
 }
 
@@ -283,6 +286,9 @@ func (c *Cloud) DeleteSecurityGroup(ctx context.Context, s Scope, sel GroupSelec
 		}
 		return removeGroup(tx, s, g.ID)
 	})
+	if err == nil {
+		c.networkChanged(s, g.VpcID)
+	}
 	return g, err
 }
 

@@ -131,6 +131,9 @@ func (c *Cloud) CreateSubnet(ctx context.Context, s Scope, req SubnetRequest) (S
 		return runHooks(subnetCreated, tx, s, &sn)
 	})
 	sn.Tags = tagMap(req.Tags)
+	if err == nil {
+		c.networkChanged(s, sn.VpcID)
+	}
 	return sn, err
 }
 
@@ -207,11 +210,13 @@ func (c *Cloud) DescribeSubnets(ctx context.Context, s Scope, ids []string, filt
 
 // DeleteSubnet deletes a subnet that holds no network interfaces.
 func (c *Cloud) DeleteSubnet(ctx context.Context, s Scope, id string) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		sn, err := subnets.get(tx, s, id)
 		if err != nil {
 			return err
 		}
+		vpcID = sn.VpcID
 		if sn.Addresses.Assigned() > 0 {
 			return errorf("DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.", id)
 		}
@@ -220,6 +225,10 @@ func (c *Cloud) DeleteSubnet(ctx context.Context, s Scope, id string) error {
 		}
 		return subnets.remove(tx, s, id)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // Subnet attributes ModifySubnetAttribute changes.

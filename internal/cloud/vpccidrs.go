@@ -112,6 +112,9 @@ func (c *Cloud) AssociateVPCCIDRBlock(ctx context.Context, s Scope, vpcID, cidr 
 	})
 	// The answer shows the block on its way, as AWS's does; it is usable at once.
 	assoc.State = "associating"
+	if err == nil {
+		c.networkAndPeersChanged(ctx, s, vpcID)
+	}
 	return assoc, err
 }
 
@@ -188,6 +191,9 @@ func (c *Cloud) DisassociateVPCCIDRBlock(ctx context.Context, s Scope, associati
 		}
 		return errorf("InvalidVpcCidrBlockAssociationID.NotFound", "The vpc CIDR block association ID '%s' does not exist", associationID)
 	})
+	if err == nil {
+		c.networkAndPeersChanged(ctx, s, out.VpcID)
+	}
 	return out, err
 }
 

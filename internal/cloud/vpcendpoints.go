@@ -171,6 +171,9 @@ func (c *Cloud) CreateVpcEndpoint(ctx context.Context, s Scope, req EndpointRequ
 		return e, vpcEndpoints.update(tx, s, &e)
 	})
 	e.Tags = tagMap(req.Tags)
+	if err == nil {
+		c.networkChanged(s, e.VpcID)
+	}
 	return e, err
 }
 
@@ -283,11 +286,13 @@ func (c *Cloud) ModifyVpcEndpoint(ctx context.Context, s Scope, ch EndpointChang
 			return err
 		}
 	}
-	return c.update(ctx, func(tx store.Tx) error {
+	var vpcID string
+	err := c.update(ctx, func(tx store.Tx) error {
 		e, err := vpcEndpoints.get(tx, s, ch.ID)
 		if err != nil {
 			return err
 		}
+		vpcID = e.VpcID
 		if err := checkAddressTypes(e.ServiceName, ch.IPAddressType, ch.DNS.RecordIPType); err != nil {
 			return err
 		}
@@ -321,6 +326,10 @@ func (c *Cloud) ModifyVpcEndpoint(ctx context.Context, s Scope, ch EndpointChang
 		}
 		return vpcEndpoints.update(tx, s, &e)
 	})
+	if err == nil {
+		c.networkChanged(s, vpcID)
+	}
+	return err
 }
 
 // EndpointDeletion is one endpoint DeleteVpcEndpoints could not delete.
@@ -333,8 +342,9 @@ type EndpointDeletion struct {
 // the ones that cannot be deleted are reported, and the others deleted, as on AWS.
 func (c *Cloud) DeleteVpcEndpoints(ctx context.Context, s Scope, ids []string) ([]EndpointDeletion, error) {
 	var failed []EndpointDeletion
+	var vpcIDs []string
 	err := c.update(ctx, func(tx store.Tx) error {
-		failed = nil
+		failed, vpcIDs = nil, nil
 		for _, id := range ids {
 			e, err := vpcEndpoints.get(tx, s, id)
 			var gone *NotFoundError
@@ -354,9 +364,13 @@ func (c *Cloud) DeleteVpcEndpoints(ctx context.Context, s Scope, ids []string) (
 			if err := vpcEndpoints.remove(tx, s, id); err != nil {
 				return err
 			}
+			vpcIDs = append(vpcIDs, e.VpcID)
 		}
 		return nil
 	})
+	if err == nil {
+		c.networkChanged(s, vpcIDs...)
+	}
 	return failed, err
 }
 

@@ -169,9 +169,13 @@ func (c *Cloud) DescribeVPCs(ctx context.Context, s Scope, ids []string, filters
 
 // DeleteVPC deletes an empty VPC.
 func (c *Cloud) DeleteVPC(ctx context.Context, s Scope, id string) error {
+	var peers []vpcRef
 	err := c.update(ctx, func(tx store.Tx) error {
 		v, err := vpcs.get(tx, s, id)
 		if err != nil {
+			return err
+		}
+		if peers, err = activePeers(tx, s, id); err != nil {
 			return err
 		}
 		busy, err := anyInUse(vpcDependents, tx, s, id)
@@ -188,6 +192,7 @@ func (c *Cloud) DeleteVPC(ctx context.Context, s Scope, id string) error {
 	})
 	if err == nil {
 		c.networkChanged(s, id) // the dataplane removes the VPC
+		c.refsChanged(peers)    // whose peerings are deleted with it
 	}
 	return err
 }
@@ -225,7 +230,7 @@ func (c *Cloud) VPCAttribute(ctx context.Context, s Scope, id, attr string) (boo
 // while DNS support is on, as AWS documents (AWS does not refuse the reverse
 // order, so neither does strato).
 func (c *Cloud) SetVPCAttribute(ctx context.Context, s Scope, id, attr string, value bool) error {
-	return c.update(ctx, func(tx store.Tx) error {
+	err := c.update(ctx, func(tx store.Tx) error {
 		v, err := vpcs.get(tx, s, id)
 		if err != nil {
 			return err
@@ -245,4 +250,8 @@ func (c *Cloud) SetVPCAttribute(ctx context.Context, s Scope, id, attr string, v
 		}
 		return vpcs.update(tx, s, &v)
 	})
+	if err == nil {
+		c.networkChanged(s, id)
+	}
+	return err
 }
