@@ -26,6 +26,7 @@ func TestInstancesOfOneVPCReachEachOther(t *testing.T) {
 	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
 	b := f.plugInstance(vpc, subnetB, netip.MustParseAddr("10.0.2.20"))
 	c := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.11"))
+	f.setVPC(allowAll(vpc, a, b, c))
 
 	seenB := listenTCP(t, b.netns, 7000)
 	seenA := listenTCP(t, a.netns, 7000)
@@ -45,6 +46,8 @@ func TestVPCsWithTheSameCIDRAreIsolated(t *testing.T) {
 	y1 := f.plugInstance(vpc1, subnetA, netip.MustParseAddr("10.0.1.11"))
 	x2 := f.plugInstance(vpc2, subnetA, same)
 	y2 := f.plugInstance(vpc2, subnetB, netip.MustParseAddr("10.0.2.12"))
+	f.setVPC(allowAll(vpc1, x1, y1))
+	f.setVPC(allowAll(vpc2, x2, y2))
 
 	seenY1 := listenTCP(t, y1.netns, 7000)
 	seenY2 := listenTCP(t, y2.netns, 7000)
@@ -74,28 +77,25 @@ func TestPublicAddressReachesTheInstanceFromTheHost(t *testing.T) {
 	seenB := listenTCP(t, b.netns, 22)
 	host, _ := hostLinkAddrs(f.opts.Prefix)
 
+	policy := allowAll(vpc, a, b)
+	f.setVPC(policy)
 	mustNotReach(t, "", addrPort(pubA, 22))
-	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pubA: a.ip, pubB: b.ip}}); err != nil {
-		t.Fatal(err)
-	}
+	policy.Public = map[netip.Addr]netip.Addr{pubA: a.ip, pubB: b.ip}
+	f.setVPC(policy)
 	mustReach(t, "", addrPort(pubA, 22), seenA, host.Addr())
 	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
 
 	// Replacing the set: a loses its address, b keeps its own.
-	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pubB: b.ip}}); err != nil {
-		t.Fatal(err)
-	}
+	policy.Public = map[netip.Addr]netip.Addr{pubB: b.ip}
+	f.setVPC(policy)
 	mustNotReach(t, "", addrPort(pubA, 22))
 	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
 
 	// The same again is a no-op; an empty set removes everything.
-	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pubB: b.ip}}); err != nil {
-		t.Fatal(err)
-	}
+	f.setVPC(policy)
 	mustReach(t, "", addrPort(pubB, 22), seenB, host.Addr())
-	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: nil}); err != nil {
-		t.Fatal(err)
-	}
+	policy.Public = nil
+	f.setVPC(policy)
 	mustNotReach(t, "", addrPort(pubB, 22))
 }
 
@@ -127,6 +127,7 @@ func TestSpoofedSourceIsDropped(t *testing.T) {
 	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
 	b := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.20"))
 	spoofed := netip.MustParseAddr("10.0.1.99")
+	f.setVPC(allowAll(vpc, a, b))
 
 	// The instance gives itself an address its interface does not have.
 	if err := withHandle(a.netns, func(h *netlink.Handle) error {
@@ -192,6 +193,7 @@ func TestManyInterfacesInOneVPC(t *testing.T) {
 	for i := range 120 {
 		all = append(all, f.plugInstance(vpc, subnetA, netip.AddrFrom4([4]byte{10, 0, 1, byte(10 + i)})))
 	}
+	f.setVPC(allowAll(vpc, all...))
 	first, last := all[0], all[len(all)-1]
 	seen := listenTCP(t, last.netns, 7000)
 	mustReach(t, first.netns, addrPort(last.ip, 7000), seen, first.ip)

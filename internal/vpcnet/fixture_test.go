@@ -100,13 +100,14 @@ type instance struct {
 	id, eni, vpc string
 	netns        string
 	ip           netip.Addr
+	subnet       netip.Prefix
 }
 
 // plugInstance makes an instance namespace and plugs a new interface with address ip of
 // subnet into vpc.
 func (f *fixture) plugInstance(vpc string, subnet netip.Prefix, ip netip.Addr) *instance {
 	f.t.Helper()
-	inst := &instance{id: newID(f.t, "i"), eni: newID(f.t, "eni"), vpc: vpc, ip: ip}
+	inst := &instance{id: newID(f.t, "i"), eni: newID(f.t, "eni"), vpc: vpc, ip: ip, subnet: subnet}
 	path, err := f.n.InstanceNetns(f.ctx, inst.id)
 	if err != nil {
 		f.t.Fatalf("InstanceNetns: %v", err)
