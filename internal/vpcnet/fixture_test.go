@@ -23,7 +23,7 @@ import (
 
 const testTimeout = 60 * time.Second
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -34,7 +34,7 @@ func requireRoot(t *testing.T) {
 	t.Skip("vpcnet tests need root (network namespaces, veth, nftables); run as root to run them")
 }
 
-func randomHex(t *testing.T, bytes int) string {
+func randomHex(t testing.TB, bytes int) string {
 	t.Helper()
 	b := make([]byte, bytes)
 	if _, err := rand.Read(b); err != nil {
@@ -44,12 +44,12 @@ func randomHex(t *testing.T, bytes int) string {
 }
 
 // newID makes an AWS-style ID with 17 hex digits.
-func newID(t *testing.T, kind string) string {
+func newID(t testing.TB, kind string) string {
 	return kind + "-" + randomHex(t, 9)[:17]
 }
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	n    *Network
 	opts Options
@@ -58,7 +58,7 @@ type fixture struct {
 // newFixture opens a Network with a fresh prefix, run directory and public pool (a random
 // /24 of 198.18.0.0/15, so a strato running on the same host keeps its own routes), and
 // destroys it when the test ends.
-func newFixture(t *testing.T, metadata http.Handler) *fixture {
+func newFixture(t testing.TB, metadata http.Handler) *fixture {
 	requireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
@@ -135,7 +135,7 @@ func (inst *instance) plug(subnet netip.Prefix) Plug {
 
 // listenTCP listens on port in the namespace at netns and answers every connection with
 // "hello\n"; the remote addresses it saw arrive on the returned channel.
-func listenTCP(t *testing.T, netns string, port int) <-chan netip.Addr {
+func listenTCP(t testing.TB, netns string, port int) <-chan netip.Addr {
 	t.Helper()
 	var ln net.Listener
 	if err := inNamespace(netns, func() error {
@@ -199,7 +199,7 @@ func greet(d *net.Dialer, to netip.AddrPort) error {
 
 // mustReach checks a connection from one namespace to an address works and that the
 // listener saw it come from wantSource.
-func mustReach(t *testing.T, from string, to netip.AddrPort, seen <-chan netip.Addr, wantSource netip.Addr) {
+func mustReach(t testing.TB, from string, to netip.AddrPort, seen <-chan netip.Addr, wantSource netip.Addr) {
 	t.Helper()
 	if err := dialFrom(from, to, 5*time.Second); err != nil {
 		t.Fatalf("connecting to %v from %s: %v", to, nsLabel(from), err)
@@ -215,7 +215,7 @@ func mustReach(t *testing.T, from string, to netip.AddrPort, seen <-chan netip.A
 }
 
 // mustNotReach checks a connection from one namespace to an address fails.
-func mustNotReach(t *testing.T, from string, to netip.AddrPort) {
+func mustNotReach(t testing.TB, from string, to netip.AddrPort) {
 	t.Helper()
 	if err := dialFrom(from, to, time.Second); err == nil {
 		t.Fatalf("connecting to %v from %s worked; it must not", to, nsLabel(from))
@@ -230,7 +230,7 @@ func nsLabel(netns string) string {
 }
 
 // linkIndexIn is the index of the link named name in the namespace at path.
-func linkIndexIn(t *testing.T, path, name string) int {
+func linkIndexIn(t testing.TB, path, name string) int {
 	t.Helper()
 	var index int
 	if err := withHandle(path, func(h *netlink.Handle) error {
