@@ -162,15 +162,7 @@ func expect(t *testing.T, label, netns string, to netip.Addr, p probe, want bool
 // listenEcho echoes every line of every TCP connection on port in netns.
 func listenEcho(t testing.TB, netns string, port int) {
 	t.Helper()
-	var ln net.Listener
-	if err := inNamespace(netns, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
-		return err
-	}); err != nil {
-		t.Fatalf("echo listener in %s: %v", nsLabel(netns), err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := listenIn(t, netns, port)
 	go func() {
 		for {
 			c, err := ln.Accept()

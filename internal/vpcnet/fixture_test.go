@@ -137,15 +137,7 @@ func (inst *instance) plug(subnet netip.Prefix) Plug {
 // "hello\n"; the remote addresses it saw arrive on the returned channel.
 func listenTCP(t testing.TB, netns string, port int) <-chan netip.Addr {
 	t.Helper()
-	var ln net.Listener
-	if err := inNamespace(netns, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
-		return err
-	}); err != nil {
-		t.Fatalf("listening in %s: %v", netns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := listenIn(t, netns, port)
 	seen := make(chan netip.Addr, 16)
 	go func() {
 		for {
@@ -163,6 +155,22 @@ func listenTCP(t testing.TB, netns string, port int) <-chan netip.Addr {
 		}
 	}()
 	return seen
+}
+
+// listenIn listens on TCP port of every address in the namespace at netns until the test
+// ends.
+func listenIn(t testing.TB, netns string, port int) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	if err := inNamespace(netns, func() error {
+		var err error
+		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
+		return err
+	}); err != nil {
+		t.Fatalf("listening in %s: %v", nsLabel(netns), err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
 
 // dialFrom connects from the namespace at netns ("" for the test's own) and reads the
