@@ -1,9 +1,242 @@
 package vpcnet
 
-import "github.com/google/nftables"
+import (
+	"cmp"
+	"maps"
+	"net/netip"
+	"slices"
 
-// addFilterChains adds the VPC's security groups and network ACLs to its table.
-// (Not enforced yet: issue 6 fills this in.)
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+
+	"strato/internal/netpolicy"
+)
+
+// The filter is rendered from the VPC's policy into the forward hook of its table (see
+// docs/network.md for the whole layout):
+//
+//   - acl (priority -10): network ACLs, stateless, on every packet that crosses a subnet
+//     boundary: the egress ACL of the subnet it leaves, the ingress ACL of the subnet it
+//     enters. Entries in rule-number order; allow returns, deny drops.
+//   - sg-out (0) and sg-in (10): security groups, stateful. Packets of known connections
+//     pass; a new connection must be allowed by an egress rule of the interface it leaves
+//     and by an ingress rule of the interface it enters.
+//   - flowlog (100): logs what all the others accepted, for interfaces a flow log covers.
+//
+// Everything that depends on one interface is a verdict-map lookup by link name, and
+// everything that depends on a group, a subnet or an ACL is a chain of its own, so the
+// table grows with the sum of rules and interfaces, never with their product: a group of
+// 1,000 rules shared by 100 interfaces is 1,000 rules and 100 map elements.
+//
+// An accept inside a jumped chain ends the base chain that jumped (the next base chain
+// still sees the packet); a drop is final.
+
+// Names in a VPC table used by the filter.
+const (
+	chainACL     = "acl"
+	chainSGOut   = "sg-out"
+	chainSGIn    = "sg-in"
+	chainFlowLog = "flowlog"
+	// The refusals: each logs the packet for the flow-logged interface that refused it,
+	// then drops it.
+	chainRejectOut   = "reject-out"     // refused by the side it leaves (egress)
+	chainRejectIn    = "reject-in"      // refused by the side it enters (ingress ACL)
+	chainRejectInSG  = "reject-in-sg"   // refused by the ingress groups: it did leave its source
+	mapACLOut        = "acl_out"        // iifname → the source subnet's chain
+	mapACLIn         = "acl_in"         // oifname → the destination subnet ACL's ingress chain
+	mapSGOut         = "sg_out"         // iifname → the interface's egress checks
+	mapSGIn          = "sg_in"          // oifname → the interface's ingress checks
+	mapFlowLogAccept = "flowlog_accept" // link → log ACCEPT for its interface
+	mapFlowLogReject = "flowlog_reject" // link → log REJECT for its interface
+)
+
+// Forward-hook priorities of the filter's base chains (the routing helper's transit chain
+// is at -20).
+const (
+	priorityACL     = -10
+	prioritySGOut   = 0
+	prioritySGIn    = 10
+	priorityFlowLog = 100
+)
+
+// Flow log hand-off: NFLOG group (per network namespace) and the bytes of each packet
+// copied to the reader.
+const (
+	flowLogGroup   = 1
+	flowLogSnaplen = 128
+)
+
+// filterInterface is one interface of the policy and its router-side link.
+type filterInterface struct {
+	netpolicy.Interface
+	link string
+}
+
+// filterPlan is the policy indexed for rendering.
+type filterPlan struct {
+	policy     *netpolicy.VPC
+	interfaces []filterInterface // by link name
+	groups     map[string]*netpolicy.SecurityGroup
+	acls       map[string]*netpolicy.NetworkACL
+	subnets    map[string]netpolicy.Subnet
+}
+
+func newFilterPlan(policy *netpolicy.VPC) *filterPlan {
+	p := &filterPlan{policy: policy, groups: map[string]*netpolicy.SecurityGroup{},
+		acls: map[string]*netpolicy.NetworkACL{}, subnets: map[string]netpolicy.Subnet{}}
+	if policy == nil {
+		return p
+	}
+	for i := range policy.SecurityGroups {
+		p.groups[policy.SecurityGroups[i].ID] = &policy.SecurityGroups[i]
+	}
+	for i := range policy.NetworkACLs {
+		p.acls[policy.NetworkACLs[i].ID] = &policy.NetworkACLs[i]
+	}
+	for _, s := range policy.Subnets {
+		p.subnets[s.ID] = s
+	}
+	for _, iface := range policy.Interfaces {
+		if validateID("eni", iface.ID) != nil {
+			continue
+		}
+		p.interfaces = append(p.interfaces, filterInterface{Interface: iface, link: eniLink(iface.ID)})
+		// A group an interface names but the policy does not describe allows nothing.
+		for _, g := range iface.SecurityGroups {
+			if p.groups[g] == nil {
+				p.groups[g] = &netpolicy.SecurityGroup{ID: g}
+			}
+		}
+	}
+	slices.SortFunc(p.interfaces, func(a, b filterInterface) int { return cmp.Compare(a.link, b.link) })
+	return p
+}
+
+// addFilterChains adds the VPC's security groups, network ACLs and flow-log rules to its
+// table. Without a policy (before the VPC's first SetVPC) it fails closed: packets of
+// known connections pass, new connections to or from an interface do not.
 func addFilterChains(c *nftables.Conn, table *nftables.Table, st vpcTableState) error {
-	return nil
+	r := &renderer{c: c, table: table, plan: newFilterPlan(st.policy)}
+	if err := r.addRejectChains(); err != nil {
+		return err
+	}
+	if err := r.addACLChains(); err != nil {
+		return err
+	}
+	if err := r.addSecurityGroupChains(); err != nil {
+		return err
+	}
+	r.addFlowLogChain()
+	return r.err
+}
+
+// renderer writes one table's filter.
+type renderer struct {
+	c         *nftables.Conn
+	table     *nftables.Table
+	plan      *filterPlan
+	sets      int // named sets made so far (peer sets are numbered)
+	err       error
+	logging   flowLogCoverage
+	logAccept *nftables.Set // flow-logged link → log ACCEPT
+}
+
+func (r *renderer) baseChain(name string, priority int32) *nftables.Chain {
+	return r.c.AddChain(&nftables.Chain{Name: name, Table: r.table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityRef(nftables.ChainPriority(priority))})
+}
+
+func (r *renderer) chain(name string) *nftables.Chain {
+	return r.c.AddChain(&nftables.Chain{Name: name, Table: r.table})
+}
+
+func (r *renderer) rule(chain *nftables.Chain, parts ...[]expr.Any) {
+	r.c.AddRule(&nftables.Rule{Table: r.table, Chain: chain, Exprs: slices.Concat(parts...)})
+}
+
+// verdictMap adds a map from link name to verdict (jump to a chain, or accept). Sets keyed
+// by link name say "host byte order" in their user data, as nft does for strings, so
+// that `nft list` prints the names.
+func (r *renderer) verdictMap(name string, verdicts map[string]*expr.Verdict) *nftables.Set {
+	set := &nftables.Set{Table: r.table, Name: name, IsMap: true,
+		KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian}
+	var elems []nftables.SetElement
+	for _, link := range slices.Sorted(maps.Keys(verdicts)) {
+		elems = append(elems, nftables.SetElement{Key: ifnameKey(link), VerdictData: verdicts[link]})
+	}
+	r.addSet(set, elems)
+	return set
+}
+
+// setElementsPerMessage bounds the elements sent in one netlink message: a message's
+// element list is one attribute, whose length field has 16 bits.
+const setElementsPerMessage = 256
+
+// addSet adds a named set with its elements, a bounded number per message.
+func (r *renderer) addSet(set *nftables.Set, elems []nftables.SetElement) {
+	if r.err != nil {
+		return
+	}
+	first := elems[:min(len(elems), setElementsPerMessage)]
+	if err := r.c.AddSet(set, first); err != nil {
+		r.err = err
+		return
+	}
+	for rest := elems[len(first):]; len(rest) > 0; {
+		chunk := rest[:min(len(rest), setElementsPerMessage)]
+		if err := r.c.SetAddElements(set, chunk); err != nil {
+			r.err = err
+			return
+		}
+		rest = rest[len(chunk):]
+	}
+}
+
+// lookupVerdict jumps (or accepts) as the map says for the link in meta key; a link the
+// map lacks goes on to the next rule.
+func lookupVerdict(key expr.MetaKey, m *nftables.Set) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
+	}
+}
+
+// matchInterfaceLink matches packets coming in (iifname) or going out (oifname) through
+// any interface's link.
+func matchInterfaceLink(key expr.MetaKey) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(eniLinkPrefix)},
+	}
+}
+
+// matchKnownConnection matches packets of connections conntrack already knows
+// (established, and related ones such as the ICMP errors they cause).
+func matchKnownConnection() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: nativeUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+func verdict(kind expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: kind}} }
+
+func jumpTo(chain string) *expr.Verdict { return &expr.Verdict{Kind: expr.VerdictJump, Chain: chain} }
+
+func goTo(chain string) []expr.Any {
+	return []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}}
+}
+
+// ipv4Prefixes keeps the IPv4 prefixes (the dataplane carries IPv4 only), masked.
+func ipv4Prefixes(in []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range in {
+		if p.IsValid() && p.Addr().Is4() {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }

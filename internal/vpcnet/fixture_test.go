@@ -23,7 +23,7 @@ import (
 
 const testTimeout = 60 * time.Second
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -34,7 +34,7 @@ func requireRoot(t *testing.T) {
 	t.Skip("vpcnet tests need root (network namespaces, veth, nftables); run as root to run them")
 }
 
-func randomHex(t *testing.T, bytes int) string {
+func randomHex(t testing.TB, bytes int) string {
 	t.Helper()
 	b := make([]byte, bytes)
 	if _, err := rand.Read(b); err != nil {
@@ -44,12 +44,12 @@ func randomHex(t *testing.T, bytes int) string {
 }
 
 // newID makes an AWS-style ID with 17 hex digits.
-func newID(t *testing.T, kind string) string {
+func newID(t testing.TB, kind string) string {
 	return kind + "-" + randomHex(t, 9)[:17]
 }
 
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	n    *Network
 	opts Options
@@ -58,7 +58,7 @@ type fixture struct {
 // newFixture opens a Network with a fresh prefix, run directory and public pool (a random
 // /24 of 198.18.0.0/15, so a strato running on the same host keeps its own routes), and
 // destroys it when the test ends.
-func newFixture(t *testing.T, metadata http.Handler) *fixture {
+func newFixture(t testing.TB, metadata http.Handler) *fixture {
 	requireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
@@ -100,13 +100,14 @@ type instance struct {
 	id, eni, vpc string
 	netns        string
 	ip           netip.Addr
+	subnet       netip.Prefix
 }
 
 // plugInstance makes an instance namespace and plugs a new interface with address ip of
 // subnet into vpc.
 func (f *fixture) plugInstance(vpc string, subnet netip.Prefix, ip netip.Addr) *instance {
 	f.t.Helper()
-	inst := &instance{id: newID(f.t, "i"), eni: newID(f.t, "eni"), vpc: vpc, ip: ip}
+	inst := &instance{id: newID(f.t, "i"), eni: newID(f.t, "eni"), vpc: vpc, ip: ip, subnet: subnet}
 	path, err := f.n.InstanceNetns(f.ctx, inst.id)
 	if err != nil {
 		f.t.Fatalf("InstanceNetns: %v", err)
@@ -134,17 +135,9 @@ func (inst *instance) plug(subnet netip.Prefix) Plug {
 
 // listenTCP listens on port in the namespace at netns and answers every connection with
 // "hello\n"; the remote addresses it saw arrive on the returned channel.
-func listenTCP(t *testing.T, netns string, port int) <-chan netip.Addr {
+func listenTCP(t testing.TB, netns string, port int) <-chan netip.Addr {
 	t.Helper()
-	var ln net.Listener
-	if err := inNamespace(netns, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
-		return err
-	}); err != nil {
-		t.Fatalf("listening in %s: %v", netns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := listenIn(t, netns, port)
 	seen := make(chan netip.Addr, 16)
 	go func() {
 		for {
@@ -162,6 +155,22 @@ func listenTCP(t *testing.T, netns string, port int) <-chan netip.Addr {
 		}
 	}()
 	return seen
+}
+
+// listenIn listens on TCP port of every address in the namespace at netns until the test
+// ends.
+func listenIn(t testing.TB, netns string, port int) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	if err := inNamespace(netns, func() error {
+		var err error
+		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
+		return err
+	}); err != nil {
+		t.Fatalf("listening in %s: %v", nsLabel(netns), err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
 
 // dialFrom connects from the namespace at netns ("" for the test's own) and reads the
@@ -198,7 +207,7 @@ func greet(d *net.Dialer, to netip.AddrPort) error {
 
 // mustReach checks a connection from one namespace to an address works and that the
 // listener saw it come from wantSource.
-func mustReach(t *testing.T, from string, to netip.AddrPort, seen <-chan netip.Addr, wantSource netip.Addr) {
+func mustReach(t testing.TB, from string, to netip.AddrPort, seen <-chan netip.Addr, wantSource netip.Addr) {
 	t.Helper()
 	if err := dialFrom(from, to, 5*time.Second); err != nil {
 		t.Fatalf("connecting to %v from %s: %v", to, nsLabel(from), err)
@@ -214,7 +223,7 @@ func mustReach(t *testing.T, from string, to netip.AddrPort, seen <-chan netip.A
 }
 
 // mustNotReach checks a connection from one namespace to an address fails.
-func mustNotReach(t *testing.T, from string, to netip.AddrPort) {
+func mustNotReach(t testing.TB, from string, to netip.AddrPort) {
 	t.Helper()
 	if err := dialFrom(from, to, time.Second); err == nil {
 		t.Fatalf("connecting to %v from %s worked; it must not", to, nsLabel(from))
@@ -229,7 +238,7 @@ func nsLabel(netns string) string {
 }
 
 // linkIndexIn is the index of the link named name in the namespace at path.
-func linkIndexIn(t *testing.T, path, name string) int {
+func linkIndexIn(t testing.TB, path, name string) int {
 	t.Helper()
 	var index int
 	if err := withHandle(path, func(h *netlink.Handle) error {

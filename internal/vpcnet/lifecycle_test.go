@@ -30,9 +30,9 @@ func TestReopenAdoptsTheWiring(t *testing.T) {
 	resolver.add(a)
 	resolver.add(b)
 	pub := f.opts.PublicPool.Addr().Next()
-	if err := f.n.SetVPC(f.ctx, netpolicy.VPC{ID: vpc, Public: map[netip.Addr]netip.Addr{pub: a.ip}}); err != nil {
-		t.Fatal(err)
-	}
+	policy := allowAll(vpc, a, b)
+	policy.Public = map[netip.Addr]netip.Addr{pub: a.ip}
+	f.setVPC(policy)
 	routerLink := linkIndexIn(t, f.n.routerNamespace(vpc), eniLink(a.eni))
 	instanceLink := linkIndexIn(t, a.netns, "eth0")
 	seenA := listenTCP(t, a.netns, 22)
@@ -58,6 +58,8 @@ func TestReopenAdoptsTheWiring(t *testing.T) {
 	f.n = n
 	mustGetInstanceID(t, a) // before anyone plugs again
 	mustGetInstanceID(t, b)
+	// What the control plane's ResyncDataplane does at start.
+	f.setVPC(policy)
 	if err := n.PlugInterface(f.ctx, a.plug(subnetA)); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +82,9 @@ func TestPlugAgainReconcilesTheInterface(t *testing.T) {
 	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
 	b := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.20"))
 	secondary := netip.MustParseAddr("10.0.1.30")
+	policy := allowAll(vpc, a, b)
+	policy.Interfaces[0].Addresses = append(policy.Interfaces[0].Addresses, secondary)
+	f.setVPC(policy)
 	p := a.plug(subnetA)
 	p.PrivateIPs = append(p.PrivateIPs, secondary)
 	p.MAC = "02:00:00:aa:bb:cc"

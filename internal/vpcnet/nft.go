@@ -2,6 +2,7 @@ package vpcnet
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"strato/internal/netpolicy"
@@ -67,23 +69,25 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 		}
 
 		// Anti-spoofing, before conntrack and NAT: a packet from an interface's link must
-		// come from one of that interface's addresses. It is the only rule that says which
+		// come from one of the addresses that interface may send from (sourceElements). It is the only rule that says which
 		// interface a packet belongs to, so it runs first. One set of (link, address)
 		// pairs and one rule, whatever the number of interfaces: the table stays a few
 		// netlink messages (a set and a rule per interface overflowed the socket's
 		// buffer when a hundred instances launched at once).
 		antiSpoof := c.AddChain(&nftables.Chain{Name: chainAntiSpoof, Table: table, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
-		var pairs []nftables.SetElement
-		for _, link := range slices.Sorted(maps.Keys(st.interfaces)) {
-			for _, a := range st.interfaces[link] {
-				pairs = append(pairs, nftables.SetElement{Key: append(ifnameKey(link), a.AsSlice()...)})
-			}
-		}
-		allowed := &nftables.Set{Table: table, Name: setInterfaceAddrs, Concatenation: true,
+		allowed := &nftables.Set{Table: table, Name: setInterfaceAddrs, Concatenation: true, Interval: true,
 			KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)}
-		if err := c.AddSet(allowed, pairs); err != nil {
+		elems := sourceElements(st)
+		if err := c.AddSet(allowed, elems[:min(len(elems), setElementsPerMessage)]); err != nil {
 			return err
+		}
+		for rest := elems[min(len(elems), setElementsPerMessage):]; len(rest) > 0; {
+			chunk := rest[:min(len(rest), setElementsPerMessage)]
+			if err := c.SetAddElements(allowed, chunk); err != nil {
+				return err
+			}
+			rest = rest[len(chunk):]
 		}
 		c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
 			[]expr.Any{
@@ -114,6 +118,49 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 		}
 		return c.Flush()
 	})
+}
+
+// sourceElements are the (link, address range) pairs of the anti-spoofing set. With a
+// policy: an interface's addresses and delegated prefixes when its source/destination
+// check is on, every address when it is off, nothing for a link the policy does not
+// know. Before the VPC's first policy: the addresses routed to each link.
+func sourceElements(st vpcTableState) []nftables.SetElement {
+	var elems []nftables.SetElement
+	add := func(link string, first, last netip.Addr) {
+		elems = append(elems, nftables.SetElement{
+			Key:    append(ifnameKey(link), first.AsSlice()...),
+			KeyEnd: append(ifnameKey(link), last.AsSlice()...),
+		})
+	}
+	if st.policy == nil {
+		for _, link := range slices.Sorted(maps.Keys(st.interfaces)) {
+			for _, a := range st.interfaces[link] {
+				add(link, a, a)
+			}
+		}
+		return elems
+	}
+	for _, iface := range st.policy.Interfaces {
+		if validateID("eni", iface.ID) != nil {
+			continue
+		}
+		link := eniLink(iface.ID)
+		if !iface.SourceDestCheck {
+			add(link, netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255}))
+			continue
+		}
+		for _, a := range iface.Addresses {
+			if a = a.Unmap(); a.Is4() {
+				add(link, a, a)
+			}
+		}
+		for _, p := range ipv4Prefixes(iface.Prefixes) {
+			for _, rg := range mergedRanges([]netip.Prefix{p}) {
+				add(link, netip.AddrFrom4([4]byte(be32(rg.first))), netip.AddrFrom4([4]byte(be32(rg.last))))
+			}
+		}
+	}
+	return elems
 }
 
 // natRule rewrites the address at offset of IPv4 packets coming in (iif) or going out
@@ -234,6 +281,31 @@ func matchPrefix(offset uint32, p netip.Prefix) []expr.Any {
 	}
 }
 
+// nftablesBuffer is the socket buffer size of nftables connections. A table is sent as
+// one batch and the kernel acknowledges every message of it: a VPC with a thousand
+// rules is a few thousand messages, whose acknowledgements overflow the default receive
+// buffer (the batch then applies, but the sender cannot tell). The buffer only takes
+// memory while acknowledgements wait in it.
+const nftablesBuffer = 32 << 20
+
+// largeBuffers raises a connection's buffers past the system limits (strato runs as
+// root, which may).
+func largeBuffers(conn *netlink.Conn) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var setErr error
+	if err := raw.Control(func(fd uintptr) {
+		setErr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, nftablesBuffer),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, nftablesBuffer))
+	}); err != nil {
+		return err
+	}
+	return setErr
+}
+
 // withNftables runs fn with an nftables connection into the namespace at path.
 func withNftables(path string, fn func(*nftables.Conn) error) error {
 	f, err := os.Open(path)
@@ -241,7 +313,7 @@ func withNftables(path string, fn func(*nftables.Conn) error) error {
 		return err
 	}
 	defer f.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())), nftables.WithSockOptions(largeBuffers))
 	if err != nil {
 		return fmt.Errorf("nftables in %s: %w", path, err)
 	}

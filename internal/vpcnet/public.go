@@ -32,8 +32,9 @@ func (n *Network) SetVPC(ctx context.Context, policy netpolicy.VPC) error {
 		return err
 	}
 	defer n.mu.Unlock()
+	before := n.policies[policy.ID]
 	n.policies[policy.ID] = &policy
-	if err := n.setVPC(&policy); err != nil {
+	if err := n.setVPC(before, &policy); err != nil {
 		return fmt.Errorf("vpcnet: policy of %s: %w", policy.ID, err)
 	}
 	return nil
@@ -62,14 +63,18 @@ func (n *Network) checkPublic(publicToPrivate map[netip.Addr]netip.Addr) (map[ne
 }
 
 // setVPC renders policy: the table (public addresses, filter), then routing, DNS and
-// flow logs.
-func (n *Network) setVPC(policy *netpolicy.VPC) error {
+// flow logs. before is the policy it replaces (nil when none): flows it left untracked
+// that policy no longer allows are cut.
+func (n *Network) setVPC(before, policy *netpolicy.VPC) error {
 	router, err := n.ensureRouter(policy.ID)
 	if err != nil {
 		return err
 	}
 	if err := n.setPublic(router, policy.ID, policy.Public); err != nil {
 		return err
+	}
+	if err := forgetUntracked(router, before, policy); err != nil {
+		return fmt.Errorf("untracked connections: %w", err)
 	}
 	if err := n.applyRouting(router, policy); err != nil {
 		return fmt.Errorf("routing: %w", err)
