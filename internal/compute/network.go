@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"net/netip"
 
 	"strato/internal/cloud"
 )
@@ -23,4 +24,24 @@ type Network interface {
 	PlugInterface(ctx context.Context, netns string, nic cloud.InterfaceSpec) error
 	// UnplugInterface takes the interface out of its instance and its subnet.
 	UnplugInterface(ctx context.Context, vpcID, interfaceID string) error
+}
+
+// DNSConfig is what an instance's DHCP client learns about DNS from its VPC's
+// DHCP options.
+type DNSConfig struct {
+	// NameServers are the resolvers (domain-name-servers; AmazonProvidedDNS is
+	// the VPC's base + 2).
+	NameServers []netip.Addr
+	// Search are the search domains (domain-name: ec2.internal,
+	// REGION.compute.internal, or the options' own).
+	Search []string
+}
+
+// DNSProvider is a Network that also knows each VPC's DHCP options. Drivers
+// whose guests have no DHCP client (containers) ask it at every boot and write
+// the guest's resolver configuration, as a DHCP client would at every lease; a
+// Network without it leaves the image's configuration alone.
+type DNSProvider interface {
+	// InstanceDNS is what instances of the VPC are told about DNS.
+	InstanceDNS(ctx context.Context, vpcID string) (DNSConfig, error)
 }

@@ -152,6 +152,7 @@ type bundle struct {
 	spec      cloud.InstanceSpec
 	nodes     []deviceNode
 	netns     string
+	resolv    string   // the host file bind-mounted at /etc/resolv.conf; "" keeps the image's
 	guestInit string   // the host's strato executable
 	caps      []string // guestCapabilities
 	runDir    string   // the host directory shared as /.strato/run
@@ -207,6 +208,11 @@ func (b bundle) mounts() []ociMount {
 		{Destination: guestHelperDir, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755", "size=64k"}},
 		{Destination: guestHelper, Type: "bind", Source: b.guestInit, Options: []string{"bind", "ro"}},
 		{Destination: guestRunDir, Type: "bind", Source: b.runDir, Options: []string{"bind", "rw"}},
+	}
+	if b.resolv != "" {
+		// Read-write, as the file a DHCP client writes is: root in the guest may
+		// edit it; the next boot writes it again.
+		mounts = append(mounts, ociMount{Destination: guestResolvConf, Type: "bind", Source: b.resolv, Options: []string{"bind", "rw"}})
 	}
 	for _, v := range sysViews {
 		mounts = append(mounts, ociMount{Destination: v.guest, Type: "bind", Source: filepath.Join(b.sysDir, v.host), Options: []string{"bind", "ro"}})

@@ -180,7 +180,11 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 	if err != nil {
 		return err
 	}
-	b := bundle{spec: spec, nodes: nodes, netns: netns, guestInit: d.guestInit, caps: d.caps,
+	resolv, err := d.prepareResolvConf(ctx, in)
+	if err != nil {
+		return err
+	}
+	b := bundle{spec: spec, nodes: nodes, netns: netns, resolv: resolv, guestInit: d.guestInit, caps: d.caps,
 		runDir: filepath.Join(in.dir, runDirName), sysDir: sysDir, diskGID: guestDiskGroup(filepath.Join(in.dir, rootfsDirName))}
 	if err := b.write(in.dir); err != nil {
 		return err
