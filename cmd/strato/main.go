@@ -133,6 +133,7 @@ func serve(args []string) error {
 		publicPool, err = parsePrefixes(v)
 		return err
 	})
+	flowLogDir := fs.String("flow-log-dir", "", "where flow logs published to CloudWatch Logs write their records: DIR/LOG-GROUP/INTERFACE-ID-all (default DATA_DIR/flow-logs)")
 	modifyInterval := fs.Duration("volume-modification-interval", cloud.VolumeModificationInterval,
 		"how long after ModifyVolume the same volume may be modified again (AWS: 6h)")
 	vcpuOvercommit := fs.Float64("vcpu-overcommit", server.DefaultVCPUOvercommit, "running instances' vCPUs may add up to the host's CPUs times this (real drivers; beyond it RunInstances answers InsufficientInstanceCapacity)")
@@ -144,6 +145,10 @@ func serve(args []string) error {
 		return fmt.Errorf("--volume-modification-interval must not be negative")
 	}
 	cloud.VolumeModificationInterval = *modifyInterval
+	if *flowLogDir == "" {
+		*flowLogDir = filepath.Join(*dir, "flow-logs")
+	}
+	cloud.FlowLogDir = *flowLogDir
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)

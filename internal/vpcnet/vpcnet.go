@@ -24,6 +24,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -36,7 +37,10 @@ type Options struct {
 	RunDir     string       // default "/run/strato/netns"
 	PublicPool netip.Prefix // default 198.18.0.0/15
 	Metadata   http.Handler // served to every plugged interface; nil = no metadata listener
-	Log        *slog.Logger
+	// FlowLogFlush writes flow log records at least this often (tests, impatient
+	// operators); 0 = when each flow log's aggregation interval closes, as on AWS.
+	FlowLogFlush time.Duration
+	Log          *slog.Logger
 }
 
 // Default option values.

@@ -84,6 +84,7 @@ run_test() {
 
 run_test awscli_test.sh bash "$HERE/awscli_test.sh"
 run_test awscli_vpc_test.sh bash "$HERE/awscli_vpc_test.sh"
+run_test awscli_flowlogs_test.sh bash "$HERE/awscli_flowlogs_test.sh"
 run_test awscli_ebs_test.sh bash "$HERE/awscli_ebs_test.sh"
 run_test boto3_test.py /usr/bin/python3 "$HERE/boto3_test.py"
 
