@@ -14,7 +14,7 @@ import (
 // left out of the policy (an IPv6 packet finds no route in a VPC router anyway).
 
 // vpcPolicy is a VPC's whole network policy as the store has it, for the
-// dataplane. Flow logs are filled by their own kind.
+// dataplane.
 func vpcPolicy(tx store.Tx, s Scope, vpcID string) (netpolicy.VPC, error) {
 	policy := netpolicy.VPC{ID: vpcID, AccountID: s.Account, Region: s.Region}
 	v, err := vpcs.get(tx, s, vpcID)
@@ -40,6 +40,7 @@ func vpcPolicy(tx store.Tx, s Scope, vpcID string) (netpolicy.VPC, error) {
 		func() (err error) { policy.Peerings, err = policyPeerings(tx, s, vpcID); return },
 		func() (err error) { policy.Public, err = publicMappings(tx, s, vpcID); return },
 		func() (err error) { policy.DNS, err = policyDNS(tx, s, v, enis); return },
+		func() (err error) { policy.FlowLogs, err = flowLogsOfVPC(tx, s, vpcID, policy.Interfaces); return },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

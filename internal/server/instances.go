@@ -135,6 +135,8 @@ func (h *instanceHost) close() {
 // instanceNetwork gives the drivers strato's instance network (compute.Network).
 type instanceNetwork struct{ n *vpcnet.Network }
 
+var _ compute.DNSProvider = instanceNetwork{}
+
 func (w instanceNetwork) InstanceNetns(ctx context.Context, id string) (string, error) {
 	return w.n.InstanceNetns(ctx, id)
 }
@@ -145,6 +147,13 @@ func (w instanceNetwork) RemoveInstanceNetns(ctx context.Context, id string) err
 
 func (w instanceNetwork) UnplugInterface(ctx context.Context, vpcID, interfaceID string) error {
 	return w.n.UnplugInterface(ctx, vpcID, interfaceID)
+}
+
+// InstanceDNS is what the VPC's DHCP options tell instances about DNS
+// (compute.DNSProvider: the container driver writes it into resolv.conf).
+func (w instanceNetwork) InstanceDNS(ctx context.Context, vpcID string) (compute.DNSConfig, error) {
+	servers, search, err := w.n.InstanceDNS(ctx, vpcID)
+	return compute.DNSConfig{NameServers: servers, Search: search}, err
 }
 
 func (w instanceNetwork) PlugInterface(ctx context.Context, netns string, nic cloud.InterfaceSpec) error {

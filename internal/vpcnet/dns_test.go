@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +15,32 @@ import (
 	"strato/internal/netpolicy"
 )
 
-// dnsPolicy is a VPC of 10.0.0.0/16 whose resolver answers records.
+// dnsPolicy is a VPC of 10.0.0.0/16 whose resolver answers records, with one
+// interface (10.0.1.5, see plugDNSClient) that the filter lets do anything: only the
+// resolver is under test.
 func dnsPolicy(vpc string, support bool, records ...netpolicy.DNSRecord) netpolicy.VPC {
+	const group, subnet = "sg-0d45d45d45d45d45d", "subnet-0d45d45d45d45d45d"
 	return netpolicy.VPC{ID: vpc, Region: "us-east-1", CIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+		Subnets: []netpolicy.Subnet{{ID: subnet, CIDR: subnet1, NetworkACL: testACL}},
+		Interfaces: []netpolicy.Interface{{ID: dnsClientENI(vpc), SubnetID: subnet, Kind: netpolicy.InterfaceInstance,
+			Addresses: []netip.Addr{dnsClientAddr}, SecurityGroups: []string{group}, SourceDestCheck: true}},
+		SecurityGroups: []netpolicy.SecurityGroup{{ID: group, Ingress: allowEverything(), Egress: allowEverything()}},
+		NetworkACLs:    []netpolicy.NetworkACL{aclAllowAll(testACL)},
 		DNS: netpolicy.DNS{Support: support, Hostnames: true, DomainName: "ec2.internal corp.example",
 			NameServers: []netip.Addr{netip.MustParseAddr("10.0.0.2")}, Records: records}}
+}
+
+// dnsClientAddr is the address of the instance that asks the resolver.
+var dnsClientAddr = netip.MustParseAddr("10.0.1.5")
+
+// dnsClientENI is the ID of the asking instance's interface in vpc: one per VPC, so the
+// policy can name it before it is plugged.
+func dnsClientENI(vpc string) string { return "eni-" + strings.TrimPrefix(vpc, "vpc-") }
+
+// plugDNSClient plugs the asking instance (dnsPolicy's interface) into vpc.
+func (f *fixture) plugDNSClient(vpc string) *instance {
+	f.t.Helper()
+	return f.plugInstanceWithInterface(vpc, dnsClientENI(vpc), subnet1, dnsClientAddr)
 }
 
 func record(name, addr string) netpolicy.DNSRecord {
@@ -96,7 +118,7 @@ func TestResolverAnswersInstances(t *testing.T) {
 	if err := f.n.SetVPC(f.ctx, policy); err != nil {
 		t.Fatal(err)
 	}
-	inst := f.plugInstance(vpc, subnet1, netip.MustParseAddr("10.0.1.5"))
+	inst := f.plugDNSClient(vpc)
 	for _, server := range []netip.Addr{resolverBase, resolverLinkLocal} {
 		for _, tcp := range []bool{false, true} {
 			mustAnswer(t, inst.netns, server, tcp, "ip-10-0-1-6.ec2.internal", dns.TypeA, dns.RcodeSuccess, "10.0.1.6")
@@ -120,7 +142,7 @@ func TestResolverSupportOffFailsFast(t *testing.T) {
 	if err := f.n.SetVPC(f.ctx, dnsPolicy(vpc, true, record("ip-10-0-1-6.ec2.internal", "10.0.1.6"))); err != nil {
 		t.Fatal(err)
 	}
-	inst := f.plugInstance(vpc, subnet1, netip.MustParseAddr("10.0.1.5"))
+	inst := f.plugDNSClient(vpc)
 	mustAnswer(t, inst.netns, resolverBase, false, "ip-10-0-1-6.ec2.internal", dns.TypeA, dns.RcodeSuccess, "10.0.1.6")
 	if err := f.n.SetVPC(f.ctx, dnsPolicy(vpc, false, record("ip-10-0-1-6.ec2.internal", "10.0.1.6"))); err != nil {
 		t.Fatal(err)
@@ -151,7 +173,7 @@ func TestResolverUpdatesWithoutRestart(t *testing.T) {
 	if err := f.n.SetVPC(f.ctx, dnsPolicy(vpc, true, record("web.ec2.internal", "10.0.1.6"))); err != nil {
 		t.Fatal(err)
 	}
-	inst := f.plugInstance(vpc, subnet1, netip.MustParseAddr("10.0.1.5"))
+	inst := f.plugDNSClient(vpc)
 	var conn *dns.Conn
 	if err := inNamespace(inst.netns, func() error {
 		var err error
@@ -203,8 +225,8 @@ func TestResolverPerVPC(t *testing.T) {
 	if err := f.n.SetVPC(f.ctx, dnsPolicy(vpc2, true, record("db.ec2.internal", "10.0.1.9"))); err != nil {
 		t.Fatal(err)
 	}
-	a := f.plugInstance(vpc1, subnet1, netip.MustParseAddr("10.0.1.5"))
-	b := f.plugInstance(vpc2, subnet1, netip.MustParseAddr("10.0.1.5"))
+	a := f.plugDNSClient(vpc1)
+	b := f.plugDNSClient(vpc2)
 	mustAnswer(t, a.netns, resolverBase, false, "db.ec2.internal", dns.TypeA, dns.RcodeSuccess, "10.0.1.7")
 	mustAnswer(t, b.netns, resolverBase, false, "db.ec2.internal", dns.TypeA, dns.RcodeSuccess, "10.0.1.9")
 	mustAnswer(t, a.netns, resolverLinkLocal, true, "only1.ec2.internal", dns.TypeA, dns.RcodeSuccess, "10.0.1.8")

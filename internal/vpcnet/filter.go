@@ -60,13 +60,6 @@ const (
 	priorityFlowLog = 100
 )
 
-// Flow log hand-off: NFLOG group (per network namespace) and the bytes of each packet
-// copied to the reader.
-const (
-	flowLogGroup   = 1
-	flowLogSnaplen = 128
-)
-
 // filterInterface is one interface of the policy and its router-side link.
 type filterInterface struct {
 	netpolicy.Interface

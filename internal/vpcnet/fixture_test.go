@@ -107,7 +107,13 @@ type instance struct {
 // subnet into vpc.
 func (f *fixture) plugInstance(vpc string, subnet netip.Prefix, ip netip.Addr) *instance {
 	f.t.Helper()
-	inst := &instance{id: newID(f.t, "i"), eni: newID(f.t, "eni"), vpc: vpc, ip: ip, subnet: subnet}
+	return f.plugInstanceWithInterface(vpc, newID(f.t, "eni"), subnet, ip)
+}
+
+// plugInstanceWithInterface is plugInstance with the interface's ID chosen by the caller.
+func (f *fixture) plugInstanceWithInterface(vpc, eni string, subnet netip.Prefix, ip netip.Addr) *instance {
+	f.t.Helper()
+	inst := &instance{id: newID(f.t, "i"), eni: eni, vpc: vpc, ip: ip, subnet: subnet}
 	path, err := f.n.InstanceNetns(f.ctx, inst.id)
 	if err != nil {
 		f.t.Fatalf("InstanceNetns: %v", err)
