@@ -47,6 +47,12 @@ func (n *Network) servicesTable() string     { return n.opts.Prefix + "-svc" }
 
 func serviceLink(vpcID string) string { return "v" + idSuffix(vpcID) }
 
+// isServiceLink tells the services namespace's links to routers from the rest.
+func isServiceLink(l netlink.Link) bool {
+	_, veth := l.(*netlink.Veth)
+	return veth && strings.HasPrefix(l.Attrs().Name, "v")
+}
+
 // endpointDestinations are the destinations the policy routes to gateway endpoints.
 func endpointDestinations(policy *netpolicy.VPC) []netip.Prefix {
 	var out []netip.Prefix
@@ -117,6 +123,9 @@ func (n *Network) ensureEndpointLink(router string, policy *netpolicy.VPC) error
 		if err := h.LinkSetUp(link); err != nil {
 			return err
 		}
+		if err := ensureServiceSink(h); err != nil {
+			return err
+		}
 		lo, err := h.LinkByName("lo")
 		if err != nil {
 			return err
@@ -183,13 +192,13 @@ func syncServiceRoutes(svc string) error {
 		}
 		want := map[int]bool{}
 		for _, l := range links {
-			if _, ok := l.(*netlink.Veth); !ok {
+			if !isServiceLink(l) {
 				continue
 			}
 			index := l.Attrs().Index
 			want[index] = true
 			if err := h.RouteReplace(&netlink.Route{Table: serviceTableBase + index, LinkIndex: index,
-				Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: net.IP(routerEndpointAddr.AsSlice()),
+				Dst: ipNet(anyIPv4), Gw: net.IP(routerEndpointAddr.AsSlice()),
 				Flags: int(netlink.FLAG_ONLINK)}); err != nil {
 				return err
 			}
@@ -224,6 +233,34 @@ func syncServiceRoutes(svc string) error {
 	})
 }
 
+// serviceSink is a link in the services namespace that the main table's default
+// route leads to. A reply's first route lookup is made before the output hook gives it its
+// connection's mark (a TCP SYN-ACK's with the listener's mark, 0): it must find some route
+// for the packet to reach that hook, whose mark change routes it again, by its mark, to the
+// router it came from. What has no mark ends in the sink.
+const serviceSink = "sink"
+
+func ensureServiceSink(h *netlink.Handle) error {
+	link, err := h.LinkByName(serviceSink)
+	if isNotFound(err) {
+		// A veth pair whose other end stays down (no dummy links on every kernel): what
+		// goes in is dropped.
+		if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: serviceSink}, PeerName: serviceSink + "0"}); err != nil {
+			return err
+		}
+		link, err = h.LinkByName(serviceSink)
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return err
+	}
+	return h.RouteReplace(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(anyIPv4), Scope: netlink.SCOPE_LINK})
+}
+
+var anyIPv4 = netip.MustParsePrefix("0.0.0.0/0")
+
 // removeEndpointLink unlinks a VPC's router from the services namespace, and removes that
 // namespace once no router is linked.
 func (n *Network) removeEndpointLink(vpcID string) error {
@@ -238,10 +275,10 @@ func (n *Network) removeEndpointLink(vpcID string) error {
 			return err
 		}
 		for _, l := range links {
-			if _, ok := l.(*netlink.Veth); !ok {
+			if !isServiceLink(l) {
 				continue
 			}
-			if l.Attrs().Alias == vpcID && strings.HasPrefix(l.Attrs().Name, "v") {
+			if l.Attrs().Alias == vpcID {
 				if err := h.LinkDel(l); err != nil && !isNotFound(err) {
 					return err
 				}
