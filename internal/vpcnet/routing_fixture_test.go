@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -211,3 +212,41 @@ func nothingSeen(t *testing.T, seen <-chan netip.Addr, what string) {
 }
 
 func (v *testVPC) String() string { return fmt.Sprintf("%s %v", v.policy.ID, v.policy.CIDRs) }
+
+// internetPolicy is the policy of a VPC whose instances are all in public subnets: an
+// internet gateway, one route table with 0.0.0.0/0 → igw for every subnet (each
+// instance's /24), the instances' /16s as the VPC's CIDRs, a filter that allows
+// everything, and public the public addresses.
+func internetPolicy(vpc string, public map[netip.Addr]netip.Addr, insts ...*instance) netpolicy.VPC {
+	const igw, rtb = "igw-0123456789abcdef0", "rtb-0123456789abcdef0"
+	all := netpolicy.Rule{Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, Peers: []netip.Prefix{anywhere}}
+	entries := []netpolicy.ACLEntry{
+		{RuleNumber: 100, Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, CIDR: anywhere, Allow: true},
+		{RuleNumber: netpolicy.DefaultACLRuleNumber, Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, CIDR: anywhere},
+	}
+	p := netpolicy.VPC{
+		ID:              vpc,
+		InternetGateway: igw,
+		RouteTables: []netpolicy.RouteTable{{ID: rtb, Routes: []netpolicy.Route{
+			{Destination: anywhere, Target: netpolicy.TargetInternetGateway, TargetID: igw}}}},
+		SecurityGroups: []netpolicy.SecurityGroup{{ID: allowAllGroup, Ingress: []netpolicy.Rule{all}, Egress: []netpolicy.Rule{all}}},
+		NetworkACLs:    []netpolicy.NetworkACL{{ID: allowAllACL, Ingress: entries, Egress: entries}},
+		Public:         public,
+	}
+	subnets := map[netip.Prefix]string{}
+	for _, inst := range insts {
+		if cidr := netip.PrefixFrom(inst.ip, 16).Masked(); !slices.Contains(p.CIDRs, cidr) {
+			p.CIDRs = append(p.CIDRs, cidr)
+		}
+		cidr := netip.PrefixFrom(inst.ip, 24).Masked()
+		id, ok := subnets[cidr]
+		if !ok {
+			id = fmt.Sprintf("subnet-%017x", len(subnets)+1)
+			subnets[cidr] = id
+			p.Subnets = append(p.Subnets, netpolicy.Subnet{ID: id, CIDR: cidr, NetworkACL: allowAllACL, RouteTable: rtb})
+		}
+		p.Interfaces = append(p.Interfaces, netpolicy.Interface{ID: inst.eni, SubnetID: id, Kind: netpolicy.InterfaceInstance,
+			Addresses: []netip.Addr{inst.ip}, SecurityGroups: []string{allowAllGroup}, SourceDestCheck: true, InstanceID: inst.id})
+	}
+	return p
+}
