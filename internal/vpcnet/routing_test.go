@@ -1,8 +1,11 @@
 package vpcnet
 
 import (
+	"io"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"strato/internal/netpolicy"
 )
@@ -126,4 +129,63 @@ func TestRouteToAnApplianceInterface(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustReach(t, a.netns, addrPort(host, 7100), seenHost, pubA)
+}
+
+// Pushing a policy again, or a changed one, keeps live connections whose route stays:
+// rules and routes are reconciled in place, never flushed.
+func TestReapplyingRoutesKeepsConnections(t *testing.T) {
+	f := newFixture(t, nil)
+	v := f.newVPC("10.0.0.0/16")
+	igw := v.attachIGW()
+	v.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw))
+	v.addSubnet("public", "10.0.1.0/24", "public")
+	a := v.plug("public", "10.0.1.10")
+	v.policy.Public[f.publicAddr(2)] = a.ip
+	v.apply()
+	host := f.hostAddr()
+	ln, err := net.Listen("tcp4", netip.AddrPortFrom(host, 7101).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	var c net.Conn
+	if err := inNamespace(a.netns, func() (err error) {
+		c, err = net.DialTimeout("tcp4", netip.AddrPortFrom(host, 7101).String(), 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	server := <-accepted
+	defer server.Close()
+	echo := func(round int) {
+		t.Helper()
+		msg := []byte{byte(round)}
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		server.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write(msg); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		got := make([]byte, 1)
+		if _, err := io.ReadFull(server, got); err != nil || got[0] != msg[0] {
+			t.Fatalf("round %d: read %v, %v", round, got, err)
+		}
+	}
+	echo(0)
+	v.apply()
+	echo(1)
+	v.addSubnet("other", "10.0.2.0/24", "other")
+	v.routes("other", route("0.0.0.0/0", netpolicy.TargetBlackhole, ""))
+	v.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw),
+		route("192.0.2.0/24", netpolicy.TargetBlackhole, ""))
+	v.plug("other", "10.0.2.10")
+	v.apply()
+	echo(2)
 }
