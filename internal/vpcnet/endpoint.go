@@ -86,26 +86,7 @@ func (n *Network) ensureEndpointLink(router string, policy *netpolicy.VPC) error
 	}
 	name := serviceLink(policy.ID)
 	if err := withHandle(svc, func(h *netlink.Handle) error {
-		link, err := h.LinkByName(name)
-		if err == nil {
-			if alias := link.Attrs().Alias; alias != "" && alias != policy.ID {
-				return fmt.Errorf("link %s in the services namespace belongs to %s", name, alias)
-			}
-			peered, err := peeredWith(link, router, routerEndpointLink)
-			if err != nil || peered {
-				return err
-			}
-			if err := h.LinkDel(link); err != nil {
-				return err
-			}
-		} else if !isNotFound(err) {
-			return err
-		}
-		if err := deleteLinkIn(router, routerEndpointLink); err != nil {
-			return err
-		}
-		_, err = addVeth(h, name, router, routerEndpointLink, nil)
-		return err
+		return ensureVethPair(h, name, policy.ID, router, routerEndpointLink)
 	}); err != nil {
 		return err
 	}

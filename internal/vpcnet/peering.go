@@ -91,26 +91,7 @@ func (n *Network) ensurePeerings(router string, policy *netpolicy.VPC) error {
 func ensurePeeringLink(router, peerRouter, pcxID string) error {
 	name := peeringLink(pcxID)
 	return withHandle(router, func(h *netlink.Handle) error {
-		link, err := h.LinkByName(name)
-		if err == nil {
-			if alias := link.Attrs().Alias; alias != "" && alias != pcxID {
-				return fmt.Errorf("link %s belongs to %s", name, alias)
-			}
-			peered, err := peeredWith(link, peerRouter, name)
-			if err != nil || peered {
-				return err
-			}
-			if err := h.LinkDel(link); err != nil {
-				return err
-			}
-		} else if !isNotFound(err) {
-			return err
-		}
-		if err := deleteLinkIn(peerRouter, name); err != nil {
-			return err
-		}
-		_, err = addVeth(h, name, peerRouter, name, nil)
-		return err
+		return ensureVethPair(h, name, pcxID, peerRouter, name)
 	})
 }
 
