@@ -10,7 +10,7 @@ import (
 	"strato/internal/netpolicy"
 )
 
-// Routing is policy routing in the VPC's router namespace (docs/network.md, "Routes"):
+// Routing is policy routing in the VPC's router namespace:
 //
 //   - The main table holds a /32 per interface address (made by plug) and nothing that
 //     leaves the VPC. A rule sends everything to it first, so the local route always
