@@ -137,8 +137,8 @@ func (n *Network) removeHostLink() error {
 }
 
 // ensureUplink makes the veth pair between the inet namespace and a VPC's router (or
-// checks the one there), addresses both ends and gives the router its default route into
-// the inet namespace — the only way out of a VPC, and a dead end but for the public pool.
+// checks the one there) and addresses both ends: the only way out of a VPC, and a dead end
+// but for the public pool. Routes through it are the route tables' (routing.go).
 func (n *Network) ensureUplink(vpcID, router string) error {
 	inet := n.inetNamespace()
 	name := uplinkLink(vpcID)
@@ -193,12 +193,18 @@ func (n *Network) ensureUplink(vpcID, router string) error {
 		if err := h.LinkSetUp(link); err != nil {
 			return err
 		}
-		return h.RouteReplace(&netlink.Route{
+		// No default route in the main table: only a route table with a route to an
+		// attached internet gateway leads to the uplink (routing.go). A router made by
+		// an earlier version had one; it goes.
+		err = h.RouteDel(&netlink.Route{
 			LinkIndex: link.Attrs().Index,
 			Dst:       ipNet(netip.MustParsePrefix("0.0.0.0/0")),
-			Gw:        net.IP(uplinkInetAddr.AsSlice()),
-			Flags:     int(netlink.FLAG_ONLINK),
+			Table:     unix.RT_TABLE_MAIN,
 		})
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
 	})
 }
 

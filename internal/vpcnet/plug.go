@@ -97,6 +97,12 @@ func (n *Network) plug(p Plug, mac net.HardwareAddr) error {
 	if err := n.syncVPCTable(router, p.VpcID); err != nil {
 		return err
 	}
+	if policy := n.policies[p.VpcID]; policy != nil {
+		// Routes through this interface (an appliance's) were blackholes until now.
+		if err := n.applyRouting(router, policy); err != nil {
+			return fmt.Errorf("routing: %w", err)
+		}
+	}
 	return n.ensureListener(p.VpcID, p.InterfaceID, router, link, index)
 }
 

@@ -1,23 +1,134 @@
 package vpcnet
 
 import (
-	"github.com/google/nftables"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
 
 	"strato/internal/netpolicy"
 )
 
-// applyRouting makes the router's routes what the VPC's route tables say.
-// (Not done yet: issue 6 fills this in.)
+// Routing is policy routing in the VPC's router namespace:
+//
+//   - The main table holds a /32 per interface address (made by plug) and nothing that
+//     leaves the VPC. A rule sends everything to it first, so the local route always
+//     wins; a rule per VPC CIDR then drops what main did not know (an address of the VPC
+//     that no interface has goes nowhere, as on AWS).
+//   - Each route table of the policy is a kernel table (a stable number from its ID). A
+//     rule per interface of the policy ("iif e…") looks up its subnet's table.
+//   - A last rule drops the rest silently (blackhole: no ICMP, as AWS): the uplink, a
+//     peering link and the endpoint link follow the local route only.
+//
+// Rules and routes are reconciled (what is missing added, then what is not wanted
+// deleted), never flushed, so live connections keep flowing while a policy changes.
+
+// Rule priorities in a router. Everything from ruleLocal to ruleDrop is strato's.
+const (
+	ruleLocal        = 100   // lookup main (the interfaces' /32s)
+	ruleVPCBlackhole = 110   // to <VPC CIDR> blackhole
+	ruleInterface    = 1000  // iif e… lookup <its subnet's table>
+	ruleDrop         = 32000 // blackhole
+)
+
+// Kernel table numbers of route tables: routeTableBase + a hash of the route table's ID.
+const (
+	routeTableBase  = 0x10000
+	routeTableRange = 1 << 24
+)
+
+// applyRouting makes the router's rules, routes, NAT gateways, peering links and endpoint
+// link what the VPC's policy says.
 func (n *Network) applyRouting(router string, policy *netpolicy.VPC) error {
-	return nil
+	changedLinks, err := n.ensureNATGateways(router, policy)
+	if err != nil {
+		return fmt.Errorf("NAT gateways: %w", err)
+	}
+	if changedLinks {
+		// The table lists interface links: the NAT gateways' new ones join it.
+		if err := n.syncVPCTable(router, policy.ID); err != nil {
+			return err
+		}
+	}
+	if err := n.ensurePeerings(router, policy); err != nil {
+		return fmt.Errorf("peering: %w", err)
+	}
+	if err := n.ensureEndpointLink(router, policy); err != nil {
+		return fmt.Errorf("endpoints: %w", err)
+	}
+	links, err := routerLinks(router)
+	if err != nil {
+		return err
+	}
+	tables := kernelTables(policy.RouteTables)
+	if err := syncRoutes(router, routeTablesWanted(policy, tables, links, n.peerAddrs(policy))); err != nil {
+		return fmt.Errorf("routes: %w", err)
+	}
+	if err := syncRules(router, rulesWanted(policy, tables)); err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	// What goes last: links nobody routes through any more.
+	var errs []error
+	errs = append(errs, n.removeStaleNATGateways(policy))
+	errs = append(errs, n.removeStalePeerings(router, policy))
+	return errors.Join(errs...)
 }
 
-// addRoutingChains adds the rules routing needs to the VPC's table.
-func addRoutingChains(c *nftables.Conn, table *nftables.Table, st vpcTableState) error {
-	return nil
-}
-
-// removeRouting removes what routing made for a VPC outside its router namespace.
+// removeRouting removes what routing made for a VPC outside its router namespace: its NAT
+// gateways' namespaces and its link into the services namespace. (Peering links and the
+// rest live in the router and go with it.)
 func (n *Network) removeRouting(vpcID string) error {
-	return nil
+	return errors.Join(n.removeNATGatewaysOf(vpcID, nil), n.removeEndpointLink(vpcID))
 }
+
+// kernelTables numbers route tables: a hash of the ID, so the number is the same after a
+// restart; on a collision (rare: 2^24 numbers) the later ID in sorted order takes the
+// next free one.
+func kernelTables(tables []netpolicy.RouteTable) map[string]int {
+	ids := make([]string, 0, len(tables))
+	for _, t := range tables {
+		ids = append(ids, t.ID)
+	}
+	slices.Sort(ids)
+	out := make(map[string]int, len(ids))
+	taken := map[int]bool{}
+	for _, id := range ids {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		slot := int(h.Sum32() % routeTableRange)
+		for taken[routeTableBase+slot] {
+			slot = (slot + 1) % routeTableRange
+		}
+		taken[routeTableBase+slot] = true
+		out[id] = routeTableBase + slot
+	}
+	return out
+}
+
+func isRouteTableNumber(table int) bool {
+	return table >= routeTableBase && table < routeTableBase+routeTableRange
+}
+
+// subnetOf finds a subnet of the policy by ID.
+func subnetOf(policy *netpolicy.VPC, id string) (netpolicy.Subnet, bool) {
+	for _, s := range policy.Subnets {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return netpolicy.Subnet{}, false
+}
+
+// interfaceOf finds an interface of the policy by ID.
+func interfaceOf(policy *netpolicy.VPC, id string) (netpolicy.Interface, bool) {
+	for _, i := range policy.Interfaces {
+		if i.ID == id {
+			return i, true
+		}
+	}
+	return netpolicy.Interface{}, false
+}
+
+// subnetGateway is the router's address in a subnet (its base + 1).
+func subnetGateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }

@@ -1,0 +1,249 @@
+package vpcnet
+
+import (
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"strato/internal/netpolicy"
+)
+
+// A private subnet whose route table sends 0.0.0.0/0 to a NAT gateway reaches the
+// internet from the NAT gateway's Elastic IP; nothing from outside reaches the private
+// instance, not even through the Elastic IP; the NAT gateway's namespace goes when the
+// policy no longer has it.
+func TestNATGatewayTakesPrivateSubnetsOut(t *testing.T) {
+	f := newFixture(t, nil)
+	v := f.newVPC("10.0.0.0/16")
+	igw := v.attachIGW()
+	host := f.hostAddr()
+	v.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw))
+	v.addSubnet("public", "10.0.1.0/24", "public")
+	v.addSubnet("private", "10.0.2.0/24", "private")
+	eip := f.publicAddr(5)
+	nat := v.addNAT("public", "10.0.1.100", eip)
+	v.routes("private", route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
+	p := v.plug("private", "10.0.2.10")
+	v.apply()
+
+	seenHost := listenAt(t, "", netip.AddrPortFrom(host, 7100))
+	seenP := listenTCP(t, p.netns, 7100)
+	mustReach(t, p.netns, addrPort(host, 7100), seenHost, eip)
+	mustReach(t, p.netns, addrPort(host, 7100), seenHost, eip) // a second connection, a new port
+
+	// From outside: the Elastic IP answers nothing, on the port the private instance
+	// listens on or any other.
+	mustBeDropped(t, "", addrPort(eip, 7100))
+	mustBeDropped(t, "", addrPort(eip, 22))
+	nothingSeen(t, seenP, "the private instance")
+
+	// Without the route, the private subnet is private again.
+	v.routes("private")
+	v.apply()
+	mustBeDropped(t, p.netns, addrPort(host, 7100))
+
+	// Deleted: its namespace and interface go.
+	v.routes("private", route("0.0.0.0/0", netpolicy.TargetBlackhole, ""))
+	v.policy.NATGateways = nil
+	delete(v.policy.Public, eip)
+	v.apply()
+	if ok, _ := isNamespaceFile(f.n.natNamespace(nat)); ok {
+		t.Fatalf("the namespace of %s is still there", nat)
+	}
+	mustBeDropped(t, p.netns, addrPort(host, 7100))
+}
+
+// Peering carries traffic only where both sides route to it; it is never transitive: a
+// VPC cannot use its peer's internet gateway, NAT gateway, endpoint or other peerings.
+func TestPeeringNeedsBothSidesAndIsNotTransitive(t *testing.T) {
+	f := newFixture(t, nil)
+	host := f.hostAddr()
+	a, b, c := f.newVPC("10.0.0.0/16"), f.newVPC("10.1.0.0/16"), f.newVPC("10.2.0.0/16")
+	ab, bc := newID(t, "pcx"), newID(t, "pcx")
+	a.policy.Peerings = []netpolicy.Peering{{ID: ab, PeerVPC: b.policy.ID, PeerCIDRs: b.policy.CIDRs}}
+	b.policy.Peerings = []netpolicy.Peering{
+		{ID: ab, PeerVPC: a.policy.ID, PeerCIDRs: a.policy.CIDRs},
+		{ID: bc, PeerVPC: c.policy.ID, PeerCIDRs: c.policy.CIDRs},
+	}
+	c.policy.Peerings = []netpolicy.Peering{{ID: bc, PeerVPC: b.policy.ID, PeerCIDRs: b.policy.CIDRs}}
+	// A sends everything to B: the internet, C's CIDR, the endpoint's service.
+	a.routes("main", route("10.1.0.0/16", netpolicy.TargetPeering, ab), route("0.0.0.0/0", netpolicy.TargetPeering, ab))
+	a.addSubnet("a", "10.0.1.0/24", "main")
+	// B has an internet gateway, a NAT gateway, an endpoint, and routes to both peers.
+	igw := b.attachIGW()
+	b.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw))
+	b.addSubnet("public", "10.1.9.0/24", "public")
+	eip := f.publicAddr(5)
+	nat := b.addNAT("public", "10.1.9.100", eip)
+	b.routes("main", route("10.0.0.0/16", netpolicy.TargetPeering, ab), route("10.2.0.0/16", netpolicy.TargetPeering, bc),
+		route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
+	b.addSubnet("b", "10.1.1.0/24", "main")
+	c.routes("main", route("10.1.0.0/16", netpolicy.TargetPeering, bc), route("10.0.0.0/16", netpolicy.TargetPeering, bc))
+	c.addSubnet("c", "10.2.1.0/24", "main")
+
+	ia := a.plug("a", "10.0.1.10")
+	ib := b.plug("b", "10.1.1.10")
+	ic := c.plug("c", "10.2.1.10")
+	pubA := f.publicAddr(2)
+	a.policy.Public[pubA] = ia.ip
+	a.apply()
+	b.apply()
+	c.apply()
+	seenA := listenTCP(t, ia.netns, 22)
+	seenB := listenTCP(t, ib.netns, 22)
+	seenC := listenTCP(t, ic.netns, 22)
+	seenHost := listenAt(t, "", netip.AddrPortFrom(host, 7100))
+
+	mustReach(t, ia.netns, addrPort(ib.ip, 22), seenB, ia.ip)
+	mustReach(t, ib.netns, addrPort(ia.ip, 22), seenA, ib.ip)
+	mustReach(t, ic.netns, addrPort(ib.ip, 22), seenB, ic.ip)
+	mustReach(t, ib.netns, addrPort(host, 7100), seenHost, eip) // B's NAT gateway works for B
+
+	// Not transitive.
+	mustBeDropped(t, ia.netns, addrPort(ic.ip, 22))
+	mustBeDropped(t, ic.netns, addrPort(ia.ip, 22))
+	mustBeDropped(t, ia.netns, addrPort(host, 7100))
+	nothingSeen(t, seenC, "C")
+	nothingSeen(t, seenA, "A")
+	nothingSeen(t, seenHost, "the host")
+
+	// One side's route gone: broken both ways (A's SYN arrives, B's answer has no way
+	// back; B's own SYN goes to its NAT gateway, out to an internet that answers "network
+	// unreachable").
+	b.routes("main", route("10.2.0.0/16", netpolicy.TargetPeering, bc), route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
+	b.apply()
+	mustBeDropped(t, ia.netns, addrPort(ib.ip, 22))
+	mustNotReach(t, ib.netns, addrPort(ia.ip, 22))
+	nothingSeen(t, seenA, "A")
+	b.routes("main", route("10.0.0.0/16", netpolicy.TargetPeering, ab), route("10.2.0.0/16", netpolicy.TargetPeering, bc))
+	b.apply()
+	mustReach(t, ia.netns, addrPort(ib.ip, 22), seenB, ia.ip)
+
+	// Peering deleted on one side: the link goes from both routers.
+	a.policy.Peerings = nil
+	a.routes("main", route("10.1.0.0/16", netpolicy.TargetBlackhole, ""))
+	a.apply()
+	for _, vpc := range []string{a.policy.ID, b.policy.ID} {
+		if hasLink(t, f.n.routerNamespace(vpc), peeringLink(ab)) {
+			t.Fatalf("the link of %s is still in %s", ab, vpc)
+		}
+	}
+	mustBeDropped(t, ib.netns, addrPort(ia.ip, 22))
+}
+
+// A route to a gateway endpoint wins over the internet gateway for the service's
+// prefix list: the service sees the instance's private address, also from two VPCs
+// with the same CIDR; other destinations still go out by the internet gateway.
+func TestEndpointRouteKeepsThePrivateSource(t *testing.T) {
+	f := newFixture(t, nil)
+	host := f.hostAddr()
+	service := netip.MustParsePrefix("203.0.113.0/24") // the prefix list, as one entry
+	serviceAddr := netip.AddrPortFrom(netip.MustParseAddr("203.0.113.7"), 443)
+	var insts []*instance
+	var vpcs []*testVPC
+	for i := range 2 {
+		v := f.newVPC("10.0.0.0/16")
+		igw := v.attachIGW()
+		v.routes("main", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw),
+			route(service.String(), netpolicy.TargetEndpoint, newID(t, "vpce")))
+		v.addSubnet("a", "10.0.1.0/24", "main")
+		inst := v.plug("a", "10.0.1.10")
+		v.policy.Public[f.publicAddr(2+i)] = inst.ip
+		v.apply()
+		insts, vpcs = append(insts, inst), append(vpcs, v)
+	}
+	seenService := listenAt(t, f.n.servicesNamespace(), serviceAddr)
+	seenHost := listenAt(t, "", netip.AddrPortFrom(host, 7100))
+	for i, inst := range insts {
+		mustReach(t, inst.netns, serviceAddr, seenService, inst.ip)
+		mustReach(t, inst.netns, addrPort(host, 7100), seenHost, f.publicAddr(2+i))
+	}
+
+	// Without the endpoint route, the service's addresses are just the internet, which
+	// has none of them.
+	v := vpcs[0]
+	v.routes("main", route("0.0.0.0/0", netpolicy.TargetInternetGateway, v.policy.InternetGateway))
+	v.apply()
+	if err := dialFrom(insts[0].netns, serviceAddr, time.Second); err == nil {
+		t.Fatal("the service was reached without the endpoint route")
+	}
+	if hasLink(t, f.n.routerNamespace(v.policy.ID), routerEndpointLink) {
+		t.Fatal("the router without endpoint routes is still linked to the services")
+	}
+	mustReach(t, insts[1].netns, serviceAddr, seenService, insts[1].ip)
+}
+
+// RemoveVPC removes the NAT gateways' namespaces, the peering links (in the peer's router
+// too) and the link to the services namespace, which goes with its last link; Destroy
+// leaves nothing in the run directory.
+func TestRemoveVPCTakesItsGatewaysAlong(t *testing.T) {
+	f := newFixture(t, nil)
+	a, b := f.newVPC("10.0.0.0/16"), f.newVPC("10.1.0.0/16")
+	igw := a.attachIGW()
+	pcx := newID(t, "pcx")
+	a.policy.Peerings = []netpolicy.Peering{{ID: pcx, PeerVPC: b.policy.ID, PeerCIDRs: b.policy.CIDRs}}
+	b.policy.Peerings = []netpolicy.Peering{{ID: pcx, PeerVPC: a.policy.ID, PeerCIDRs: a.policy.CIDRs}}
+	a.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw))
+	a.addSubnet("public", "10.0.1.0/24", "public")
+	nat := a.addNAT("public", "10.0.1.100", f.publicAddr(5))
+	a.routes("main", route("0.0.0.0/0", netpolicy.TargetNATGateway, nat),
+		route("10.1.0.0/16", netpolicy.TargetPeering, pcx),
+		route("203.0.113.0/24", netpolicy.TargetEndpoint, newID(t, "vpce")))
+	a.addSubnet("private", "10.0.2.0/24", "main")
+	a.plug("private", "10.0.2.10")
+	b.routes("main", route("10.0.0.0/16", netpolicy.TargetPeering, pcx))
+	b.addSubnet("b", "10.1.1.0/24", "main")
+	b.plug("b", "10.1.1.10")
+	a.apply()
+	b.apply()
+	if ok, _ := isNamespaceFile(f.n.servicesNamespace()); !ok {
+		t.Fatal("no services namespace")
+	}
+	if !hasLink(t, f.n.routerNamespace(b.policy.ID), peeringLink(pcx)) {
+		t.Fatal("no peering link in B")
+	}
+
+	if err := f.n.RemoveVPC(f.ctx, a.policy.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{f.n.natNamespace(nat), f.n.servicesNamespace(), f.n.routerNamespace(a.policy.ID)} {
+		if ok, _ := isNamespaceFile(ns); ok {
+			t.Errorf("%s is still there", nsLabel(ns))
+		}
+	}
+	if hasLink(t, f.n.routerNamespace(b.policy.ID), peeringLink(pcx)) {
+		t.Error("the peering link is still in B")
+	}
+	if err := f.n.Destroy(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(f.opts.RunDir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), f.opts.Prefix+"-") {
+			t.Errorf("%s is left in the run directory", e.Name())
+		}
+	}
+}
+
+func hasLink(t *testing.T, ns, name string) bool {
+	t.Helper()
+	found := false
+	if err := withHandle(ns, func(h *netlink.Handle) error {
+		_, err := h.LinkByName(name)
+		if isNotFound(err) {
+			return nil
+		}
+		found = err == nil
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
