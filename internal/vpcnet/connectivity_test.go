@@ -73,7 +73,7 @@ func TestPublicAddressReachesTheInstanceFromTheHost(t *testing.T) {
 	seenB := listenTCP(t, b.netns, 22)
 	host, _ := hostLinkAddrs(f.opts.Prefix)
 
-	policy := allowAll(vpc, a, b)
+	policy := internetPolicy(vpc, nil, a, b)
 	f.setVPC(policy)
 	mustNotReach(t, "", addrPort(pubA, 22))
 	policy.Public = map[netip.Addr]netip.Addr{pubA: a.ip, pubB: b.ip}

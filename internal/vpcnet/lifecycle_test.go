@@ -30,7 +30,7 @@ func TestReopenAdoptsTheWiring(t *testing.T) {
 	resolver.add(a)
 	resolver.add(b)
 	pub := f.opts.PublicPool.Addr().Next()
-	policy := allowAll(vpc, a, b)
+	policy := internetPolicy(vpc, nil, a, b)
 	policy.Public = map[netip.Addr]netip.Addr{pub: a.ip}
 	f.setVPC(policy)
 	routerLink := linkIndexIn(t, f.n.routerNamespace(vpc), eniLink(a.eni))
@@ -82,7 +82,7 @@ func TestPlugAgainReconcilesTheInterface(t *testing.T) {
 	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
 	b := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.20"))
 	secondary := netip.MustParseAddr("10.0.1.30")
-	policy := allowAll(vpc, a, b)
+	policy := internetPolicy(vpc, nil, a, b)
 	policy.Interfaces[0].Addresses = append(policy.Interfaces[0].Addresses, secondary)
 	f.setVPC(policy)
 	p := a.plug(subnetA)

@@ -132,8 +132,8 @@ func (bn *benchNetwork) vpc(b *testing.B) *netpolicy.VPC {
 	nat := netpolicy.NATGateway{ID: id("nat"), InterfaceID: id("eni"), PrivateIP: netip.MustParseAddr("10.0.1.100"),
 		PublicIP: bn.n.opts.PublicPool.Addr().Next()}
 	v.RouteTables = []netpolicy.RouteTable{
-		{ID: public, Routes: []netpolicy.Route{{Destination: anywhere, Target: netpolicy.TargetInternetGateway, TargetID: v.InternetGateway}}},
-		{ID: private, Routes: []netpolicy.Route{{Destination: anywhere, Target: netpolicy.TargetNATGateway, TargetID: nat.ID}}},
+		{ID: public, Routes: []netpolicy.Route{{Destination: everywhere, Target: netpolicy.TargetInternetGateway, TargetID: v.InternetGateway}}},
+		{ID: private, Routes: []netpolicy.Route{{Destination: everywhere, Target: netpolicy.TargetNATGateway, TargetID: nat.ID}}},
 	}
 	for i, table := range []string{public, public, private} {
 		v.Subnets = append(v.Subnets, netpolicy.Subnet{ID: fmt.Sprintf("subnet-%017d", i+1),

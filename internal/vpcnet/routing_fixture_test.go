@@ -27,22 +27,14 @@ const (
 	allowAllACL   = "acl-0a110a110a110a110"
 )
 
-var anywhere = netip.MustParsePrefix("0.0.0.0/0")
-
 func (f *fixture) newVPC(cidrs ...string) *testVPC {
 	v := &testVPC{f: f, tables: map[string]string{}, subnet: map[string]netpolicy.Subnet{}}
 	v.policy.ID = newID(f.t, "vpc")
 	for _, c := range cidrs {
 		v.policy.CIDRs = append(v.policy.CIDRs, netip.MustParsePrefix(c))
 	}
-	all := netpolicy.Rule{Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, Peers: []netip.Prefix{anywhere}}
-	v.policy.SecurityGroups = []netpolicy.SecurityGroup{{ID: allowAllGroup,
-		Ingress: []netpolicy.Rule{all}, Egress: []netpolicy.Rule{all}}}
-	entries := []netpolicy.ACLEntry{
-		{RuleNumber: 100, Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, CIDR: anywhere, Allow: true},
-		{RuleNumber: netpolicy.DefaultACLRuleNumber, Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, CIDR: anywhere},
-	}
-	v.policy.NetworkACLs = []netpolicy.NetworkACL{{ID: allowAllACL, Ingress: entries, Egress: entries}}
+	v.policy.SecurityGroups = []netpolicy.SecurityGroup{{ID: allowAllGroup, Ingress: allowEverything(), Egress: allowEverything()}}
+	v.policy.NetworkACLs = []netpolicy.NetworkACL{aclAllowAll(allowAllACL)}
 	v.policy.Public = map[netip.Addr]netip.Addr{}
 	return v
 }
@@ -219,34 +211,18 @@ func (v *testVPC) String() string { return fmt.Sprintf("%s %v", v.policy.ID, v.p
 // everything, and public the public addresses.
 func internetPolicy(vpc string, public map[netip.Addr]netip.Addr, insts ...*instance) netpolicy.VPC {
 	const igw, rtb = "igw-0123456789abcdef0", "rtb-0123456789abcdef0"
-	all := netpolicy.Rule{Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, Peers: []netip.Prefix{anywhere}}
-	entries := []netpolicy.ACLEntry{
-		{RuleNumber: 100, Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, CIDR: anywhere, Allow: true},
-		{RuleNumber: netpolicy.DefaultACLRuleNumber, Protocol: netpolicy.ProtocolAll, FromPort: -1, ToPort: -1, CIDR: anywhere},
+	p := allowAll(vpc, insts...)
+	p.InternetGateway = igw
+	p.RouteTables = []netpolicy.RouteTable{{ID: rtb, Routes: []netpolicy.Route{
+		{Destination: everywhere, Target: netpolicy.TargetInternetGateway, TargetID: igw}}}}
+	for i := range p.Subnets {
+		p.Subnets[i].RouteTable = rtb
 	}
-	p := netpolicy.VPC{
-		ID:              vpc,
-		InternetGateway: igw,
-		RouteTables: []netpolicy.RouteTable{{ID: rtb, Routes: []netpolicy.Route{
-			{Destination: anywhere, Target: netpolicy.TargetInternetGateway, TargetID: igw}}}},
-		SecurityGroups: []netpolicy.SecurityGroup{{ID: allowAllGroup, Ingress: []netpolicy.Rule{all}, Egress: []netpolicy.Rule{all}}},
-		NetworkACLs:    []netpolicy.NetworkACL{{ID: allowAllACL, Ingress: entries, Egress: entries}},
-		Public:         public,
-	}
-	subnets := map[netip.Prefix]string{}
 	for _, inst := range insts {
 		if cidr := netip.PrefixFrom(inst.ip, 16).Masked(); !slices.Contains(p.CIDRs, cidr) {
 			p.CIDRs = append(p.CIDRs, cidr)
 		}
-		cidr := netip.PrefixFrom(inst.ip, 24).Masked()
-		id, ok := subnets[cidr]
-		if !ok {
-			id = fmt.Sprintf("subnet-%017x", len(subnets)+1)
-			subnets[cidr] = id
-			p.Subnets = append(p.Subnets, netpolicy.Subnet{ID: id, CIDR: cidr, NetworkACL: allowAllACL, RouteTable: rtb})
-		}
-		p.Interfaces = append(p.Interfaces, netpolicy.Interface{ID: inst.eni, SubnetID: id, Kind: netpolicy.InterfaceInstance,
-			Addresses: []netip.Addr{inst.ip}, SecurityGroups: []string{allowAllGroup}, SourceDestCheck: true, InstanceID: inst.id})
 	}
+	p.Public = public
 	return p
 }

@@ -19,11 +19,11 @@ const (
 
 // addRoutingChains adds what routing needs to the VPC's table:
 //
-//   - Source/destination check (EC2's SourceDestCheck): an interface may send only from
-//     its addresses (the anti-spoofing rule) and receive only what is addressed to them.
-//     Interfaces with the check off (appliances) and NAT gateways' interfaces (which
-//     forward by design) are exempt: their links go in the set "nocheck", which the
-//     anti-spoofing chain accepts first, and the destination half here skips.
+//   - The destination half of the source/destination check (EC2's SourceDestCheck): an
+//     interface receives only what is addressed to it. Interfaces with the check off
+//     (appliances), NAT gateways' interfaces (which forward by design) and interfaces
+//     with delegated prefixes are exempt: their links go in the set "nocheck". (The
+//     source half is the anti-spoofing set in nft.go, made from the same policy.)
 //   - The transit chain (forward, priority -20), which drops what AWS never forwards:
 //     anything between the uplink and the VPC when no internet gateway is attached, and
 //     anything that would make a peering transitive — from a peering link out by the
@@ -54,14 +54,6 @@ func addRoutingChains(c *nftables.Conn, table *nftables.Table, st vpcTableState)
 	if err := c.AddSet(nat, natLinks); err != nil {
 		return err
 	}
-	// First in the anti-spoofing chain (written before this in the same transaction).
-	c.InsertRule(&nftables.Rule{Table: table, Chain: &nftables.Chain{Name: chainAntiSpoof, Table: table},
-		Exprs: []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-			&expr.Lookup{SourceRegister: 1, SetName: noCheck.Name, SetID: noCheck.ID},
-			&expr.Verdict{Kind: expr.VerdictAccept},
-		}})
-
 	addApplianceChains(c, table, st)
 
 	transit := c.AddChain(&nftables.Chain{Name: chainTransit, Table: table, Type: nftables.ChainTypeFilter,
