@@ -322,7 +322,9 @@ func TestSSHHangUpEndsTheProgram(t *testing.T) {
 		t.Fatal("the program did not start")
 	}
 	c.Close()
-	for i := 0; i < 100; i++ {
+	// 10 s: the hang-up is seen, signalled and reaped within milliseconds, but a loaded
+	// machine under -race has been seen to take more than 2 s. "sleep 60" would last 60.
+	for i := 0; i < 500; i++ {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
 			return
 		}
