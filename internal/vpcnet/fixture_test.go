@@ -143,24 +143,7 @@ func (inst *instance) plug(subnet netip.Prefix) Plug {
 // "hello\n"; the remote addresses it saw arrive on the returned channel.
 func listenTCP(t testing.TB, netns string, port int) <-chan netip.Addr {
 	t.Helper()
-	ln := listenIn(t, netns, port)
-	seen := make(chan netip.Addr, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			_, _ = c.Write([]byte("hello\n"))
-			c.Close()
-			select {
-			case seen <- c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap():
-			default:
-			}
-		}
-	}()
-	return seen
+	return listenAt(t, netns, netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)))
 }
 
 // listenIn listens on TCP port of every address in the namespace at netns until the test

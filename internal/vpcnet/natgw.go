@@ -120,14 +120,7 @@ func (n *Network) ensureNATGateway(router string, policy *netpolicy.VPC, nat net
 	if err != nil {
 		return err
 	}
-	link := eniLink(p.InterfaceID)
-	if err := ensureInterfaceLink(router, link, p, mac); err != nil {
-		return err
-	}
-	if err := configureInstanceSide(p, mac); err != nil {
-		return err
-	}
-	if _, err := configureRouterSide(router, link, p); err != nil {
+	if _, err := wireInterface(router, eniLink(p.InterfaceID), p, mac); err != nil {
 		return err
 	}
 	if err := setSysctls(p.Netns, map[string]string{

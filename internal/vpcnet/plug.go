@@ -84,13 +84,7 @@ func (n *Network) plug(p Plug, mac net.HardwareAddr) error {
 		return err
 	}
 	link := eniLink(p.InterfaceID)
-	if err := ensureInterfaceLink(router, link, p, mac); err != nil {
-		return err
-	}
-	if err := configureInstanceSide(p, mac); err != nil {
-		return err
-	}
-	index, err := configureRouterSide(router, link, p)
+	index, err := wireInterface(router, link, p, mac)
 	if err != nil {
 		return err
 	}
@@ -104,6 +98,19 @@ func (n *Network) plug(p Plug, mac net.HardwareAddr) error {
 		}
 	}
 	return n.ensureListener(p.VpcID, p.InterfaceID, router, link, index)
+}
+
+// wireInterface makes an interface's veth pair (router end link) and configures both
+// ends as p says; it returns the router end's index. Instances' interfaces and NAT
+// gateways' are wired alike.
+func wireInterface(router, link string, p Plug, mac net.HardwareAddr) (int, error) {
+	if err := ensureInterfaceLink(router, link, p, mac); err != nil {
+		return 0, err
+	}
+	if err := configureInstanceSide(p, mac); err != nil {
+		return 0, err
+	}
+	return configureRouterSide(router, link, p)
 }
 
 // UnplugInterface removes an interface's veth pair and metadata listener. An interface that

@@ -142,7 +142,7 @@ func (f *fixture) hostAddr() netip.Addr {
 
 // listenAt listens at addr:port in the namespace at netns ("" for the test's own) and
 // answers as listenTCP does.
-func listenAt(t *testing.T, netns string, at netip.AddrPort) <-chan netip.Addr {
+func listenAt(t testing.TB, netns string, at netip.AddrPort) <-chan netip.Addr {
 	t.Helper()
 	var ln net.Listener
 	listen := func() error {
