@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,24 +70,6 @@ func (r *resolver) stop() {
 	}
 }
 
-// resolvers are the running resolvers of each Network, by VPC ID. (A field of Network
-// would be the natural home; this map stands in for it until vpcnet.go gets one.)
-var (
-	resolversMu        sync.Mutex
-	resolversByNetwork = map[*Network]map[string]*resolver{}
-)
-
-func (n *Network) resolvers() map[string]*resolver {
-	resolversMu.Lock()
-	defer resolversMu.Unlock()
-	m := resolversByNetwork[n]
-	if m == nil {
-		m = map[string]*resolver{}
-		resolversByNetwork[n] = m
-	}
-	return m
-}
-
 // resolverAddrs are the addresses a VPC's resolver answers on; none for a VPC
 // without a CIDR.
 func resolverAddrs(policy *netpolicy.VPC) []netip.Addr {
@@ -102,7 +83,7 @@ func resolverAddrs(policy *netpolicy.VPC) []netip.Addr {
 // applyDNS puts the resolver's addresses on the router's lo, and starts, updates or
 // stops its resolver as policy.DNS.Support says.
 func (n *Network) applyDNS(router string, policy *netpolicy.VPC) error {
-	running := n.resolvers()
+	running := n.resolvers
 	addrs := resolverAddrs(policy)
 	if err := addResolverAddrs(router, addrs); err != nil {
 		return err
@@ -133,17 +114,11 @@ func (n *Network) applyDNS(router string, policy *netpolicy.VPC) error {
 // stopDNS stops the resolver of one VPC, or every resolver when vpcID is nil. The
 // addresses stay (the router namespace goes with the VPC), so queries fail fast.
 func (n *Network) stopDNS(vpcID *string) {
-	running := n.resolvers()
-	for id, r := range running {
+	for id, r := range n.resolvers {
 		if vpcID == nil || *vpcID == id {
 			r.stop()
-			delete(running, id)
+			delete(n.resolvers, id)
 		}
-	}
-	if vpcID == nil {
-		resolversMu.Lock()
-		delete(resolversByNetwork, n)
-		resolversMu.Unlock()
 	}
 }
 

@@ -200,11 +200,11 @@ func TestResolverUpdatesWithoutRestart(t *testing.T) {
 	if resp := ask("web.ec2.internal."); len(resp.Answer) != 1 {
 		t.Fatalf("before the update: %v", resp)
 	}
-	before := f.n.resolvers()[vpc]
+	before := f.n.resolvers[vpc]
 	if err := f.n.SetVPC(f.ctx, dnsPolicy(vpc, true, record("db.ec2.internal", "10.0.1.7"))); err != nil {
 		t.Fatal(err)
 	}
-	if f.n.resolvers()[vpc] != before {
+	if f.n.resolvers[vpc] != before {
 		t.Fatal("the resolver was replaced; it should only have new records")
 	}
 	if resp := ask("db.ec2.internal."); len(resp.Answer) != 1 || resp.Answer[0].(*dns.A).A.String() != "10.0.1.7" {
@@ -236,7 +236,7 @@ func TestResolverPerVPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAnswer(t, b.netns, resolverBase, false, "db.ec2.internal", dns.TypeA, dns.RcodeSuccess, "10.0.1.9")
-	if _, ok := f.n.resolvers()[vpc1]; ok {
+	if _, ok := f.n.resolvers[vpc1]; ok {
 		t.Fatal("the removed VPC's resolver is still running")
 	}
 }

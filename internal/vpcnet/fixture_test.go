@@ -78,7 +78,7 @@ func newFixture(t testing.TB, metadata http.Handler) *fixture {
 		// when Open failed halfway.
 		n := f.n
 		if n == nil {
-			n = &Network{opts: opts, listeners: map[string]*metadataListener{}}
+			n = newNetwork(opts)
 		}
 		dctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()

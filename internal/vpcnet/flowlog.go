@@ -24,13 +24,6 @@ const (
 	flowLogSnaplen = 128 // enough for IP and TCP headers with options
 )
 
-// flowReaders holds each Network's readers by VPC ID. (A field of Network would
-// do; it is here so that flow logs stay in this file.)
-var flowReaders = struct {
-	sync.Mutex
-	m map[*Network]map[string]*flowLogReader
-}{m: map[*Network]map[string]*flowLogReader{}}
-
 // flowTarget is one flow log's records of one interface.
 type flowTarget struct {
 	key     string // flow log ID, interface and file: what must stay equal to keep aggregating
@@ -61,9 +54,7 @@ type flowLogReader struct {
 // policy's flow logs.
 func (n *Network) applyFlowLogs(router string, policy *netpolicy.VPC) error {
 	targets, addrs := flowTargets(policy)
-	flowReaders.Lock()
-	r := flowReaders.m[n][policy.ID]
-	flowReaders.Unlock()
+	r := n.flowReaders[policy.ID]
 	if len(targets) == 0 {
 		if r != nil {
 			n.stopFlowLogs(&policy.ID)
@@ -80,12 +71,7 @@ func (n *Network) applyFlowLogs(router string, policy *netpolicy.VPC) error {
 		r.wg.Add(2)
 		go r.read()
 		go r.tick()
-		flowReaders.Lock()
-		if flowReaders.m[n] == nil {
-			flowReaders.m[n] = map[string]*flowLogReader{}
-		}
-		flowReaders.m[n][policy.ID] = r
-		flowReaders.Unlock()
+		n.flowReaders[policy.ID] = r
 	}
 	r.update(targets, addrs)
 	return nil
@@ -321,19 +307,10 @@ func (r *flowLogReader) stop() {
 // stopFlowLogs stops the flow log readers of one VPC, or all when vpcID is nil,
 // writing out the flows they hold.
 func (n *Network) stopFlowLogs(vpcID *string) {
-	flowReaders.Lock()
-	var stopping []*flowLogReader
-	for id, r := range flowReaders.m[n] {
+	for id, r := range n.flowReaders {
 		if vpcID == nil || *vpcID == id {
-			stopping = append(stopping, r)
-			delete(flowReaders.m[n], id)
+			r.stop()
+			delete(n.flowReaders, id)
 		}
-	}
-	if len(flowReaders.m[n]) == 0 {
-		delete(flowReaders.m, n)
-	}
-	flowReaders.Unlock()
-	for _, r := range stopping {
-		r.stop()
 	}
 }

@@ -67,7 +67,7 @@ func TestFlowLogRecordsFromNFLOG(t *testing.T) {
 				Format: "${interface-id} ${action} ${packets} ${flow-direction}"},
 		},
 	}
-	n := &Network{opts: Options{FlowLogFlush: 200 * time.Millisecond}, log: slog.New(slog.DiscardHandler)}
+	n := newNetwork(Options{FlowLogFlush: 200 * time.Millisecond, Log: slog.New(slog.DiscardHandler)})
 	if err := n.applyFlowLogs(ns, policy); err != nil {
 		t.Fatal(err)
 	}
@@ -125,10 +125,7 @@ func TestFlowLogRecordsFromNFLOG(t *testing.T) {
 	if strings.Count(string(b), "ACCEPT OK") != 2 {
 		t.Errorf("the last window was not written when the flow log went:\n%s", b)
 	}
-	flowReaders.Lock()
-	left := len(flowReaders.m[n])
-	flowReaders.Unlock()
-	if left != 0 {
+	if left := len(n.flowReaders); left != 0 {
 		t.Errorf("%d readers left", left)
 	}
 }
@@ -136,9 +133,7 @@ func TestFlowLogRecordsFromNFLOG(t *testing.T) {
 // waitAggregated waits until the VPC's reader has counted a packet not yet written.
 func waitAggregated(t *testing.T, n *Network, vpc string) {
 	t.Helper()
-	flowReaders.Lock()
-	r := flowReaders.m[n][vpc]
-	flowReaders.Unlock()
+	r := n.flowReaders[vpc]
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		r.mu.Lock()

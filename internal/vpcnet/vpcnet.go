@@ -58,10 +58,18 @@ type Network struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	closed    bool
-	listeners map[string]*metadataListener // by interface ID
-	policies  map[string]*netpolicy.VPC    // by VPC ID, as last set
+	mu          sync.Mutex
+	closed      bool
+	listeners   map[string]*metadataListener // by interface ID
+	policies    map[string]*netpolicy.VPC    // by VPC ID, as last set
+	resolvers   map[string]*resolver         // by VPC ID, those running
+	flowReaders map[string]*flowLogReader    // by VPC ID, those running
+}
+
+// newNetwork is a Network of opts (defaults applied) with nothing running yet.
+func newNetwork(opts Options) *Network {
+	return &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{},
+		policies: map[string]*netpolicy.VPC{}, resolvers: map[string]*resolver{}, flowReaders: map[string]*flowLogReader{}}
 }
 
 // Open sets up (or adopts) the inet namespace, the host link and its route to the public
@@ -74,7 +82,7 @@ func Open(ctx context.Context, opts Options) (*Network, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n := &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{}, policies: map[string]*netpolicy.VPC{}}
+	n := newNetwork(opts)
 	if err := ensureRunDir(opts.RunDir); err != nil {
 		return nil, fmt.Errorf("vpcnet: run directory: %w", err)
 	}
@@ -121,7 +129,7 @@ func Teardown(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	n := &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{}, policies: map[string]*netpolicy.VPC{}}
+	n := newNetwork(opts)
 	return n.Destroy(ctx)
 }
 
