@@ -197,22 +197,12 @@ func lookupVerdict(key expr.MetaKey, m *nftables.Set) []expr.Any {
 
 // matchInterfaceLink matches packets coming in (iifname) or going out (oifname) through
 // any interface's link.
-func matchInterfaceLink(key expr.MetaKey) []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: key, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(eniLinkPrefix)},
-	}
-}
+func matchInterfaceLink(key expr.MetaKey) []expr.Any { return matchIfnamePrefix(key, eniLinkPrefix) }
 
 // matchKnownConnection matches packets of connections conntrack already knows
 // (established, and related ones such as the ICMP errors they cause).
 func matchKnownConnection() []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: nativeUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
-	}
+	return matchCtState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
 }
 
 func verdict(kind expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: kind}} }

@@ -1,7 +1,6 @@
 package vpcnet
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -176,10 +175,10 @@ func (n *Network) writeNATTable(ns string, vpcCIDRs []netip.Prefix, self netip.A
 
 // matchCtState matches packets whose conntrack state is one of bits.
 func matchCtState(bits uint32) []expr.Any {
-	mask := binary.NativeEndian.AppendUint32(nil, bits) // conntrack's state is in host order
 	return []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
+		// conntrack's state is in host order
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: nativeUint32(bits), Xor: []byte{0, 0, 0, 0}},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
 	}
 }

@@ -90,10 +90,9 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 			rest = rest[len(chunk):]
 		}
 		c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
+			// Only packets from interface links ("e…"): not the uplink, not lo.
+			matchInterfaceLink(expr.MetaKeyIIFNAME),
 			[]expr.Any{
-				// Only packets from interface links ("e…"): not the uplink, not lo.
-				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(eniLinkPrefix)},
 				// iifname . ip saddr, the 16-byte name in register 1, the address after it.
 				&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSaddr, Len: 4},
 				&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, Invert: true},
