@@ -149,10 +149,7 @@ func defaultDHCPOptions(tx store.Tx, s Scope, now time.Time) (DHCPOptions, error
 			return d, err
 		}
 	}
-	domain := s.Region + ".compute.internal"
-	if s.Region == "us-east-1" {
-		domain = "ec2.internal"
-	}
+	domain := regionDomain(s.Region)
 	d := DHCPOptions{
 		ID: NewID("dopt"), OwnerID: s.Account, RegionDefault: true, CreatedAt: now,
 		Configurations: []DHCPConfiguration{{Key: "domain-name", Values: []string{domain}}, {Key: "domain-name-servers", Values: []string{AmazonProvidedDNS}}},

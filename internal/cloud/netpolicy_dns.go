@@ -5,18 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"strato/internal/netpolicy"
 	"strato/internal/store"
 )
-
-// regionDomain is the Region's default internal domain: the one AWS's private
-// host names are in.
-func regionDomain(region string) string {
-	_, domain, _ := strings.Cut(PrivateDNSName(region, "0.0.0.0"), ".")
-	return domain
-}
 
 // amazonDNS is the Amazon-provided resolver's address in a VPC: its primary
 // block's base + 2.

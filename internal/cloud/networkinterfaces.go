@@ -114,11 +114,16 @@ func (n *NetworkInterface) addressCount() int { return len(n.PrivateIPs) + len(n
 
 // PrivateDNSName is the interface's internal host name for an address.
 func PrivateDNSName(region, addr string) string {
-	host := "ip-" + strings.ReplaceAll(addr, ".", "-")
+	return "ip-" + strings.ReplaceAll(addr, ".", "-") + "." + regionDomain(region)
+}
+
+// regionDomain is the Region's default internal domain: the one private host names
+// are in, and the default DHCP options' domain-name.
+func regionDomain(region string) string {
 	if region == "us-east-1" {
-		return host + ".ec2.internal"
+		return "ec2.internal"
 	}
-	return host + "." + region + ".compute.internal"
+	return region + ".compute.internal"
 }
 
 // PrivateDNSName is the primary address's internal host name.
