@@ -113,13 +113,9 @@ func (c *Cloud) pushVPC(ctx context.Context, s Scope, vpcID string) error {
 	return c.dataplane.d.SetVPC(ctx, policy)
 }
 
-// publicMappings is a VPC's public-to-private map: every address of its
-// interfaces that has a public address mapped (auto-assigned or Elastic).
-func publicMappings(tx store.Tx, s Scope, vpcID string) (map[netip.Addr]netip.Addr, error) {
-	enis, err := interfacesOfVPC(tx, s, vpcID)
-	if err != nil {
-		return nil, err
-	}
+// publicMappings is a VPC's public-to-private map from its interfaces: every address
+// that has a public address mapped (auto-assigned or Elastic).
+func publicMappings(enis []NetworkInterface) (map[netip.Addr]netip.Addr, error) {
 	m := map[netip.Addr]netip.Addr{}
 	for _, n := range enis {
 		for _, a := range n.PrivateIPs {
@@ -146,7 +142,11 @@ func (c *Cloud) PublicAddresses(ctx context.Context, vpcID string) (map[netip.Ad
 		if err != nil {
 			return err
 		}
-		m, err = publicMappings(tx, s, vpcID)
+		enis, err := interfacesOfVPC(tx, s, vpcID)
+		if err != nil {
+			return err
+		}
+		m, err = publicMappings(enis)
 		return err
 	})
 	return m, err

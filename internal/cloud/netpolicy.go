@@ -38,7 +38,7 @@ func vpcPolicy(tx store.Tx, s Scope, vpcID string) (netpolicy.VPC, error) {
 		func() (err error) { policy.InternetGateway, err = policyInternetGateway(tx, s, vpcID); return },
 		func() (err error) { policy.NATGateways, err = policyNATGateways(tx, s, vpcID); return },
 		func() (err error) { policy.Peerings, err = policyPeerings(tx, s, vpcID); return },
-		func() (err error) { policy.Public, err = publicMappings(tx, s, vpcID); return },
+		func() (err error) { policy.Public, err = publicMappings(enis); return },
 		func() (err error) { policy.DNS, err = policyDNS(tx, s, v, enis); return },
 		func() (err error) { policy.FlowLogs, err = flowLogsOfVPC(tx, s, vpcID, policy.Interfaces); return },
 	}
