@@ -134,6 +134,7 @@ func serve(args []string) error {
 		return err
 	})
 	flowLogDir := fs.String("flow-log-dir", "", "where flow logs published to CloudWatch Logs write their records: DIR/LOG-GROUP/INTERFACE-ID-all (default DATA_DIR/flow-logs)")
+	flowLogFlush := fs.Duration("flow-log-flush", 0, "write flow-log records at least this often (default: when each flow log's aggregation interval, 60 s or 600 s, closes, as on AWS)")
 	modifyInterval := fs.Duration("volume-modification-interval", cloud.VolumeModificationInterval,
 		"how long after ModifyVolume the same volume may be modified again (AWS: 6h)")
 	vcpuOvercommit := fs.Float64("vcpu-overcommit", server.DefaultVCPUOvercommit, "running instances' vCPUs may add up to the host's CPUs times this (real drivers; beyond it RunInstances answers InsufficientInstanceCapacity)")
@@ -145,6 +146,9 @@ func serve(args []string) error {
 		return fmt.Errorf("--volume-modification-interval must not be negative")
 	}
 	cloud.VolumeModificationInterval = *modifyInterval
+	if *flowLogFlush < 0 {
+		return fmt.Errorf("--flow-log-flush must not be negative")
+	}
 	if *flowLogDir == "" {
 		*flowLogDir = filepath.Join(*dir, "flow-logs")
 	}
@@ -170,7 +174,7 @@ func serve(args []string) error {
 	return server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dir, Driver: *driver, Dev: *dev, AccountID: *accountID,
 		Throttle: *throttleOn, ThrottleScale: *throttleScale, ThrottleBuckets: buckets, PublicPool: publicPool,
-		NetPrefix: *netPrefix, VCPUOvercommit: *vcpuOvercommit, MemoryOvercommit: *memoryOvercommit,
+		NetPrefix: *netPrefix, FlowLogFlush: *flowLogFlush, VCPUOvercommit: *vcpuOvercommit, MemoryOvercommit: *memoryOvercommit,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Out: os.Stdout,
 	})

@@ -69,7 +69,7 @@ func openInstanceHost(ctx context.Context, c *cloud.Cloud, cfg Config, driver st
 			return nil, err
 		}
 		h.network, err = vpcnet.Open(ctx, vpcnet.Options{
-			Prefix: cfg.NetPrefix, PublicPool: pool[0], Log: log,
+			Prefix: cfg.NetPrefix, PublicPool: pool[0], Log: log, FlowLogFlush: cfg.FlowLogFlush,
 			Metadata: imds.NewHandler(c.MetadataResolver(), signer, time.Now),
 		})
 		if err != nil {

@@ -60,6 +60,10 @@ type Config struct {
 	// NetPrefix names the instance network's namespaces, links and nftables
 	// tables (vpcnet.Options.Prefix); empty means "strato".
 	NetPrefix string
+	// FlowLogFlush writes flow-log records at least this often
+	// (vpcnet.Options.FlowLogFlush); zero waits for each flow log's aggregation
+	// interval, as AWS does.
+	FlowLogFlush time.Duration
 	// PublicPool is where Elastic IPs come from (empty: the pool as stored, at
 	// first 198.18.0.0/15).
 	PublicPool []netip.Prefix

@@ -216,6 +216,12 @@ func (n *Network) InstanceNetns(ctx context.Context, instanceID string) (string,
 	if err := ensureNamespace(path); err != nil {
 		return "", fmt.Errorf("vpcnet: namespace of %s: %w", instanceID, err)
 	}
+	// The sysctl is per namespace, and a container instance has no init of its own to
+	// set it: systemd sets it on every Debian and Amazon Linux machine, so that ping
+	// works for ec2-user (ICMP echo sockets need no privilege for these groups).
+	if err := setSysctls(path, map[string]string{"ipv4.ping_group_range": "0 2147483647"}); err != nil {
+		return "", fmt.Errorf("vpcnet: namespace of %s: %w", instanceID, err)
+	}
 	return path, nil
 }
 
