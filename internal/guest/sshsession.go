@@ -30,10 +30,16 @@ type session struct {
 	ttyName string
 	pid     int // the program, once started
 	exited  bool
+
+	// replied is closed once the shell or exec request that started the program
+	// has had its reply: the program's exit status and the channel's close must come
+	// after it, or a client still waiting for the reply sees the channel end instead
+	// (a program as quick as `kill $$` wins that race).
+	replied chan struct{}
 }
 
 func newSession(srv *SSHServer, conn *ssh.ServerConn, ch ssh.Channel) *session {
-	return &session{srv: srv, conn: conn, ch: ch}
+	return &session{srv: srv, conn: conn, ch: ch, replied: make(chan struct{})}
 }
 
 // Payloads of the session requests (RFC 4254 section 6).
@@ -67,6 +73,7 @@ func acceptedEnv(name string) bool {
 // serve answers the channel's requests until the client closes it.
 func (s *session) serve(reqs <-chan *ssh.Request) {
 	defer s.hangUp()
+	started, replyDone := false, false
 	for req := range reqs {
 		ok := false
 		switch req.Type {
@@ -87,9 +94,11 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 			}
 		case "shell":
 			ok = s.start("", true)
+			started = started || ok
 		case "exec":
 			var e execRequest
 			ok = ssh.Unmarshal(req.Payload, &e) == nil && s.start(e.Command, false)
+			started = started || ok
 		case "signal":
 			var sig signalRequest
 			if ssh.Unmarshal(req.Payload, &sig) == nil {
@@ -101,6 +110,10 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 		}
 		if req.WantReply {
 			_ = req.Reply(ok, nil)
+		}
+		if started && !replyDone {
+			close(s.replied)
+			replyDone = true
 		}
 	}
 }
@@ -267,6 +280,7 @@ func (s *session) finish(done <-chan unix.WaitStatus, outs ...*outputCopy) {
 	s.mu.Lock()
 	s.exited = true
 	s.mu.Unlock()
+	<-s.replied
 	_ = s.ch.CloseWrite()
 	if ws.Signaled() {
 		name := strings.TrimPrefix(unix.SignalName(ws.Signal()), "SIG")
