@@ -111,17 +111,6 @@ func (n *Network) applyDNS(router string, policy *netpolicy.VPC) error {
 	return nil
 }
 
-// stopDNS stops the resolver of one VPC, or every resolver when vpcID is nil. The
-// addresses stay (the router namespace goes with the VPC), so queries fail fast.
-func (n *Network) stopDNS(vpcID *string) {
-	for id, r := range n.resolvers {
-		if vpcID == nil || *vpcID == id {
-			r.stop()
-			delete(n.resolvers, id)
-		}
-	}
-}
-
 // addResolverAddrs puts addrs on the router's lo, as ensureRouter does for the metadata
 // address.
 func addResolverAddrs(router string, addrs []netip.Addr) error {

@@ -57,7 +57,7 @@ func (n *Network) applyFlowLogs(router string, policy *netpolicy.VPC) error {
 	r := n.flowReaders[policy.ID]
 	if len(targets) == 0 {
 		if r != nil {
-			n.stopFlowLogs(&policy.ID)
+			stopEach(n.flowReaders, &policy.ID)
 		}
 		return nil
 	}
@@ -302,15 +302,4 @@ func (r *flowLogReader) stop() {
 	r.conn.close()
 	r.wg.Wait()
 	r.writeDue(time.Now(), true)
-}
-
-// stopFlowLogs stops the flow log readers of one VPC, or all when vpcID is nil,
-// writing out the flows they hold.
-func (n *Network) stopFlowLogs(vpcID *string) {
-	for id, r := range n.flowReaders {
-		if vpcID == nil || *vpcID == id {
-			r.stop()
-			delete(n.flowReaders, id)
-		}
-	}
 }

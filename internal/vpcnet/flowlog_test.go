@@ -71,7 +71,7 @@ func TestFlowLogRecordsFromNFLOG(t *testing.T) {
 	if err := n.applyFlowLogs(ns, policy); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.stopFlowLogs(nil) })
+	t.Cleanup(func() { stopEach(n.flowReaders, nil) })
 	// Applying the same policy again keeps the reader (a second bind of the group
 	// in the namespace would fail).
 	if err := n.applyFlowLogs(ns, policy); err != nil {

@@ -89,6 +89,21 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 			}
 			rest = rest[len(chunk):]
 		}
+		// The one packet an interface may send without an address of its own: a DHCP
+		// request from 0.0.0.0 to the broadcast address, for the router's DHCP server
+		// (dhcp.go). The kernel delivers it locally and never forwards a packet from
+		// 0.0.0.0.
+		dhcpPorts, _ := protocolMatch(netpolicy.ProtocolUDP, dhcpServerPort, dhcpServerPort)
+		c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
+			matchInterfaceLink(expr.MetaKeyIIFNAME),
+			[]expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSaddr, Len: 4},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetDaddr, Len: 4},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{255, 255, 255, 255}},
+			},
+			dhcpPorts,
+			[]expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}})})
 		c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
 			// Only packets from interface links ("e…"): not the uplink, not lo.
 			matchInterfaceLink(expr.MetaKeyIIFNAME),

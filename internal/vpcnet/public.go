@@ -85,6 +85,9 @@ func (n *Network) setVPC(before, policy *netpolicy.VPC) error {
 	if err := n.applyFlowLogs(router, policy); err != nil {
 		return fmt.Errorf("flow logs: %w", err)
 	}
+	if err := n.applyDHCP(router, policy); err != nil {
+		return fmt.Errorf("DHCP: %w", err)
+	}
 	return nil
 }
 

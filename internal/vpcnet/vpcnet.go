@@ -64,12 +64,32 @@ type Network struct {
 	policies    map[string]*netpolicy.VPC    // by VPC ID, as last set
 	resolvers   map[string]*resolver         // by VPC ID, those running
 	flowReaders map[string]*flowLogReader    // by VPC ID, those running
+	dhcpServers map[string]*dhcpServer       // by VPC ID, those running
+}
+
+// stopVPCServices stops the services running for one VPC (its resolver, flow-log
+// reader and DHCP server), or for every VPC when vpcID is nil. A flow-log reader
+// writes out the flows it holds first.
+func (n *Network) stopVPCServices(vpcID *string) {
+	stopEach(n.resolvers, vpcID)
+	stopEach(n.flowReaders, vpcID)
+	stopEach(n.dhcpServers, vpcID)
+}
+
+func stopEach[S interface{ stop() }](running map[string]S, vpcID *string) {
+	for id, s := range running {
+		if vpcID == nil || *vpcID == id {
+			s.stop()
+			delete(running, id)
+		}
+	}
 }
 
 // newNetwork is a Network of opts (defaults applied) with nothing running yet.
 func newNetwork(opts Options) *Network {
 	return &Network{opts: opts, log: opts.Log, listeners: map[string]*metadataListener{},
-		policies: map[string]*netpolicy.VPC{}, resolvers: map[string]*resolver{}, flowReaders: map[string]*flowLogReader{}}
+		policies: map[string]*netpolicy.VPC{}, resolvers: map[string]*resolver{}, flowReaders: map[string]*flowLogReader{},
+		dhcpServers: map[string]*dhcpServer{}}
 }
 
 // Open sets up (or adopts) the inet namespace, the host link and its route to the public
@@ -159,8 +179,7 @@ func (n *Network) Close() error {
 	}
 	n.closed = true
 	n.stopListeners(nil)
-	n.stopDNS(nil)
-	n.stopFlowLogs(nil)
+	n.stopVPCServices(nil)
 	return nil
 }
 
@@ -175,8 +194,7 @@ func (n *Network) Destroy(ctx context.Context) error {
 	defer n.mu.Unlock()
 	n.closed = true
 	n.stopListeners(nil)
-	n.stopDNS(nil)
-	n.stopFlowLogs(nil)
+	n.stopVPCServices(nil)
 	var errs []error
 	entries, err := os.ReadDir(n.opts.RunDir)
 	if err != nil && !os.IsNotExist(err) {
@@ -254,8 +272,7 @@ func (n *Network) RemoveVPC(ctx context.Context, vpcID string) error {
 
 func (n *Network) removeVPC(vpcID string) error {
 	n.stopListeners(func(l *metadataListener) bool { return l.vpcID == vpcID })
-	n.stopDNS(&vpcID)
-	n.stopFlowLogs(&vpcID)
+	n.stopVPCServices(&vpcID)
 	delete(n.policies, vpcID)
 	var errs []error
 	errs = append(errs, n.removeRouting(vpcID))
