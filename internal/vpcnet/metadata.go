@@ -170,7 +170,7 @@ func (n *Network) adoptListeners() error {
 			}
 			for _, l := range links {
 				a := l.Attrs()
-				if _, veth := l.(*netlink.Veth); veth && isInterfaceLink(a.Name) && validateID("eni", a.Alias) == nil {
+				if isInterfaceDevice(l) && validateID("eni", a.Alias) == nil {
 					found = append(found, plugged{a.Name, a.Alias, a.Index})
 				}
 			}

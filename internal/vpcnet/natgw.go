@@ -115,7 +115,7 @@ func (n *Network) ensureNATGateway(router string, policy *netpolicy.VPC, nat net
 	if err := setSysctls(p.Netns, sysctls); err != nil {
 		return err
 	}
-	mac, err := p.validate()
+	mac, err := p.validate(true)
 	if err != nil {
 		return err
 	}

@@ -26,14 +26,16 @@ type Plug struct {
 // types take fewer interfaces than that per network card.
 const maxDeviceIndex = 31
 
-func (p Plug) validate() (net.HardwareAddr, error) {
+// validate checks p; withNetns says whether p.Netns must be an instance's namespace (a
+// tap for a virtual machine has none).
+func (p Plug) validate(withNetns bool) (net.HardwareAddr, error) {
 	if err := validateID("vpc", p.VpcID); err != nil {
 		return nil, err
 	}
 	if err := validateID("eni", p.InterfaceID); err != nil {
 		return nil, err
 	}
-	if ok, err := isNamespaceFile(p.Netns); err != nil || !ok {
+	if ok, err := isNamespaceFile(p.Netns); withNetns && (err != nil || !ok) {
 		return nil, fmt.Errorf("vpcnet: %q is not a network namespace (%v)", p.Netns, err)
 	}
 	if p.DeviceIndex < 0 || p.DeviceIndex > maxDeviceIndex {
@@ -64,7 +66,7 @@ func (p Plug) validate() (net.HardwareAddr, error) {
 // (made here if needed), and starts its metadata listener. Plugging the same interface
 // again reconciles it: addresses, MAC and routes become what p says.
 func (n *Network) PlugInterface(ctx context.Context, p Plug) error {
-	mac, err := p.validate()
+	mac, err := p.validate(true)
 	if err != nil {
 		return err
 	}
@@ -72,19 +74,22 @@ func (n *Network) PlugInterface(ctx context.Context, p Plug) error {
 		return err
 	}
 	defer n.mu.Unlock()
-	if err := n.plug(p, mac); err != nil {
+	if err := n.plug(p, func(router, link string) (int, error) { return wireInterface(router, link, p, mac) }); err != nil {
 		return fmt.Errorf("vpcnet: plugging %s into %s: %w", p.InterfaceID, p.VpcID, err)
 	}
 	return nil
 }
 
-func (n *Network) plug(p Plug, mac net.HardwareAddr) error {
+// plug wires an interface into its VPC's router (made here if needed) with wire, which
+// makes and configures the router's link for it and returns its index, then brings the
+// VPC's table, routes and the interface's metadata listener up to date.
+func (n *Network) plug(p Plug, wire func(router, link string) (int, error)) error {
 	router, err := n.ensureRouter(p.VpcID)
 	if err != nil {
 		return err
 	}
 	link := eniLink(p.InterfaceID)
-	index, err := wireInterface(router, link, p, mac)
+	index, err := wire(router, link)
 	if err != nil {
 		return err
 	}
@@ -389,7 +394,7 @@ func (n *Network) vpcState(router, vpcID string) (vpcTableState, error) {
 			return err
 		}
 		for _, l := range links {
-			if _, ok := l.(*netlink.Veth); !ok || !isInterfaceLink(l.Attrs().Name) {
+			if !isInterfaceDevice(l) {
 				continue
 			}
 			routes, err := interfaceRoutes(h, l)
@@ -419,4 +424,14 @@ func (n *Network) vpcState(router, vpcID string) (vpcTableState, error) {
 
 func isInterfaceLink(name string) bool {
 	return strings.HasPrefix(name, "e") && name != routerUplink
+}
+
+// isInterfaceDevice tells an interface's router link — a veth to an instance's
+// namespace, or a virtual machine's tap — from the router's other links.
+func isInterfaceDevice(l netlink.Link) bool {
+	switch l.(type) {
+	case *netlink.Veth, *netlink.Tuntap:
+		return isInterfaceLink(l.Attrs().Name)
+	}
+	return false
 }

@@ -288,7 +288,7 @@ func (n *Network) removeVPC(vpcID string) error {
 				return err
 			}
 			for _, l := range links {
-				if _, isVeth := l.(*netlink.Veth); isVeth {
+				if _, isVeth := l.(*netlink.Veth); isVeth || isInterfaceDevice(l) {
 					if err := h.LinkDel(l); err != nil && !isNotFound(err) {
 						return err
 					}
