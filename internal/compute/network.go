@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"net/netip"
+	"os"
 
 	"strato/internal/cloud"
 )
@@ -44,4 +45,14 @@ type DNSConfig struct {
 type DNSProvider interface {
 	// InstanceDNS is what instances of the VPC are told about DNS.
 	InstanceDNS(ctx context.Context, vpcID string) (DNSConfig, error)
+}
+
+// TapNetwork is a Network that also wires virtual machines' interfaces: the
+// router's end of each is a tap device, and the driver hands a queue of it to
+// the hypervisor (QEMU's -netdev tap,fd=N,vnet_hdr=on). The guest takes its
+// address by DHCP from its subnet's router. Plugging again reconciles and gives
+// another queue of the same tap; UnplugInterface removes it.
+type TapNetwork interface {
+	Network
+	PlugTap(ctx context.Context, nic cloud.InterfaceSpec) (*os.File, error)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"runtime"
 	"syscall"
 	"time"
@@ -135,7 +136,10 @@ func (h *instanceHost) close() {
 // instanceNetwork gives the drivers strato's instance network (compute.Network).
 type instanceNetwork struct{ n *vpcnet.Network }
 
-var _ compute.DNSProvider = instanceNetwork{}
+var (
+	_ compute.DNSProvider = instanceNetwork{}
+	_ compute.TapNetwork  = instanceNetwork{}
+)
 
 func (w instanceNetwork) InstanceNetns(ctx context.Context, id string) (string, error) {
 	return w.n.InstanceNetns(ctx, id)
@@ -157,20 +161,38 @@ func (w instanceNetwork) InstanceDNS(ctx context.Context, vpcID string) (compute
 }
 
 func (w instanceNetwork) PlugInterface(ctx context.Context, netns string, nic cloud.InterfaceSpec) error {
+	p, err := plugOf(netns, nic)
+	if err != nil {
+		return err
+	}
+	return w.n.PlugInterface(ctx, p)
+}
+
+// PlugTap wires a virtual machine's interface (compute.TapNetwork).
+func (w instanceNetwork) PlugTap(ctx context.Context, nic cloud.InterfaceSpec) (*os.File, error) {
+	p, err := plugOf("", nic)
+	if err != nil {
+		return nil, err
+	}
+	return w.n.PlugTap(ctx, p)
+}
+
+// plugOf is the dataplane's view of an interface a driver plugs.
+func plugOf(netns string, nic cloud.InterfaceSpec) (vpcnet.Plug, error) {
 	p := vpcnet.Plug{VpcID: nic.VpcID, InterfaceID: nic.ID, Netns: netns, DeviceIndex: nic.DeviceIndex, MAC: nic.MAC}
 	var err error
 	if p.Subnet, err = netip.ParsePrefix(nic.SubnetCIDR); err != nil {
-		return fmt.Errorf("interface %s: subnet %q: %w", nic.ID, nic.SubnetCIDR, err)
+		return p, fmt.Errorf("interface %s: subnet %q: %w", nic.ID, nic.SubnetCIDR, err)
 	}
 	if p.Gateway, err = netip.ParseAddr(nic.Gateway); err != nil {
-		return fmt.Errorf("interface %s: gateway %q: %w", nic.ID, nic.Gateway, err)
+		return p, fmt.Errorf("interface %s: gateway %q: %w", nic.ID, nic.Gateway, err)
 	}
 	for _, s := range nic.PrivateIPs {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
-			return fmt.Errorf("interface %s: address %q: %w", nic.ID, s, err)
+			return p, fmt.Errorf("interface %s: address %q: %w", nic.ID, s, err)
 		}
 		p.PrivateIPs = append(p.PrivateIPs, ip)
 	}
-	return w.n.PlugInterface(ctx, p)
+	return p, nil
 }
