@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"strato/internal/cloud"
+
+	"strato/internal/compute/host"
 )
 
 // The runtime spec (config.json) runc reads: only the fields the driver sets.
@@ -166,7 +168,7 @@ func (b bundle) write(dir string) error {
 	if err != nil {
 		return err
 	}
-	return replaceFile(filepath.Join(dir, "config.json"), func(f *os.File) error {
+	return host.ReplaceFile(filepath.Join(dir, "config.json"), func(f *os.File) error {
 		_, err := f.Write(raw)
 		return err
 	})

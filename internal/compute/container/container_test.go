@@ -15,6 +15,8 @@ import (
 	"strato/internal/compute"
 	"strato/internal/compute/conformance"
 	"strato/internal/imagebuild"
+
+	"strato/internal/compute/host"
 )
 
 // The tests boot real containers from the minimal image's root file system,
@@ -170,7 +172,7 @@ func (e *testEnv) destroyAll() {
 func spec(t *testing.T, id, disk string) cloud.InstanceSpec {
 	s := conformance.DefaultSpec(t, id)
 	s.Root.Path = filepath.Join(t.TempDir(), "root.img")
-	if err := copySparse(disk, s.Root.Path); err != nil {
+	if err := host.CopySparse(disk, s.Root.Path); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"strato/internal/cloud"
+
+	"strato/internal/compute/host"
 )
 
 // hostDisk is a volume as the host holds it while its instance runs: the block
@@ -31,23 +32,6 @@ type hostPart struct {
 	Start, Sectors uint64
 }
 
-// guestName is the name a device has inside the instance: Linux on Xen and on
-// Nitro shows the /dev/sdX of a block device mapping as /dev/xvdX.
-func guestName(device string) string {
-	name := strings.TrimPrefix(device, "/dev/")
-	if rest, ok := strings.CutPrefix(name, "sd"); ok {
-		name = "xvd" + rest
-	}
-	return "/dev/" + name
-}
-
-// rootGuestName is the root disk's name inside: many AMIs name the root device
-// by its partition (/dev/sda1), and the guest sees the disk /dev/xvda with its
-// partition /dev/xvda1.
-func rootGuestName(device string) string {
-	return strings.TrimRight(guestName(device), "0123456789")
-}
-
 // dmName names an encrypted volume's device-mapper device.
 func dmName(id, guest string) string { return "strato-" + id + "-" + filepath.Base(guest) }
 
@@ -57,7 +41,7 @@ func dmName(id, guest string) string { return "strato-" + id + "-" + filepath.Ba
 func openDisk(ctx context.Context, id, guest string, b cloud.BlockDevice) (hostDisk, error) {
 	h := hostDisk{Guest: guest, ReadOnly: b.ReadOnly}
 	if b.Ephemeral {
-		if err := ensureSparse(b.Path, b.Size); err != nil {
+		if err := host.EnsureSparse(b.Path, b.Size); err != nil {
 			return h, err
 		}
 	}
@@ -117,92 +101,6 @@ func closeDisk(ctx context.Context, id, guest string, b cloud.BlockDevice) error
 	}
 	errs = append(errs, detachLoopsOf(b.Path))
 	return errors.Join(errs...)
-}
-
-// ensureSparse makes a sparse file of size bytes at path unless one is there.
-func ensureSparse(path string, size int64) error {
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	return makeSparse(path, size)
-}
-
-// makeSparse (re)makes the sparse file at path: an empty instance-store volume
-// of size bytes (0: the size of the file there now).
-func makeSparse(path string, size int64) error {
-	if st, err := os.Stat(path); size <= 0 && err == nil {
-		size = st.Size()
-	}
-	if size <= 0 {
-		return fmt.Errorf("instance-store volume %s: no size given", path)
-	}
-	if err := replaceFile(path, func(f *os.File) error { return f.Truncate(size) }); err != nil {
-		return fmt.Errorf("instance-store volume %s: %w", path, err)
-	}
-	return nil
-}
-
-// copySparse copies the file src to dst, data extents only, so that the copy
-// of a mostly empty disk stays mostly holes (an instance-store root).
-func copySparse(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if err := replaceFile(dst, func(out *os.File) error { return copyExtents(in, out, st.Size()) }); err != nil {
-		return fmt.Errorf("copying %s: %w", src, err)
-	}
-	return nil
-}
-
-// replaceFile makes the file at path anew with fill, in a temporary file
-// renamed over the old one: a crash leaves one or the other, never half.
-func replaceFile(path string, fill func(*os.File) error) error {
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	err = fill(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-func copyExtents(in, out *os.File, size int64) error {
-	if err := out.Truncate(size); err != nil {
-		return err
-	}
-	for off := int64(0); off < size; {
-		start, err := unix.Seek(int(in.Fd()), off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			return nil // only a hole follows
-		}
-		if err != nil {
-			return err
-		}
-		end, err := unix.Seek(int(in.Fd()), start, unix.SEEK_HOLE)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(io.NewOffsetWriter(out, start), io.NewSectionReader(in, start, end-start)); err != nil {
-			return err
-		}
-		off = end
-	}
-	return nil
 }
 
 // mountRoot mounts the root volume's file system at target, unless it is

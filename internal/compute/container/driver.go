@@ -28,6 +28,8 @@ import (
 
 	"strato/internal/cloud"
 	"strato/internal/compute"
+
+	"strato/internal/compute/host"
 )
 
 // Name is the driver's name, as `--driver` spells it.
@@ -152,7 +154,7 @@ func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !isInstanceID(spec.ID) {
+	if !host.IsInstanceID(spec.ID) {
 		return fmt.Errorf("compute container: create: %w: bad instance ID %q", compute.ErrInvalidState, spec.ID)
 	}
 	for _, b := range append([]cloud.BlockDevice{spec.Root}, spec.Devices...) {
@@ -184,12 +186,12 @@ func (d *Driver) create(in *instance, spec cloud.InstanceSpec) error {
 	if err := os.MkdirAll(filepath.Join(in.dir, runDirName), 0o700); err != nil {
 		return err
 	}
-	spec = cloneSpec(spec)
+	spec = host.CloneSpec(spec)
 	if spec.RootType == "instance-store" {
 		// The image's disk stays as it is; the instance gets a copy of its own,
 		// which goes with it.
 		copyPath := filepath.Join(in.dir, rootCopyName)
-		if err := copySparse(spec.Root.Path, copyPath); err != nil {
+		if err := host.CopySparse(spec.Root.Path, copyPath); err != nil {
 			return err
 		}
 		spec.Root.Path = copyPath
@@ -229,7 +231,7 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 	in := d.instances[id]
 	d.mu.Unlock()
 	if in == nil {
-		if !isInstanceID(id) {
+		if !host.IsInstanceID(id) {
 			return nil
 		}
 		// A Create interrupted before its record was written.

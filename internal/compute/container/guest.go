@@ -43,7 +43,7 @@ func (d *Driver) killGuest(id, reason string) error {
 	if err != nil {
 		return err
 	}
-	pidfd, alive, err := in.rec.Init.open()
+	pidfd, alive, err := in.rec.Init.Open()
 	if err != nil || !alive {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"strato/internal/compute/host"
 )
 
 // The exit reasons the guest init writes to /.strato/run/exit-reason.
@@ -142,13 +144,13 @@ func (d *Driver) restart(ctx context.Context, in *instance) error {
 // exists, so boot also finishes an interrupted one and serves reboots.
 func (d *Driver) boot(ctx context.Context, in *instance) error {
 	spec := in.rec.Spec
-	root, err := openDisk(ctx, in.id, rootGuestName(spec.Root.Device), spec.Root)
+	root, err := openDisk(ctx, in.id, host.RootGuestName(spec.Root.Device), spec.Root)
 	if err != nil {
 		return fmt.Errorf("root volume: %w", err)
 	}
 	disks := []hostDisk{root}
 	for _, b := range spec.Devices {
-		h, err := openDisk(ctx, in.id, guestName(b.Device), b)
+		h, err := openDisk(ctx, in.id, host.GuestName(b.Device), b)
 		if err != nil {
 			return fmt.Errorf("volume at %s: %w", b.Device, err)
 		}
@@ -207,11 +209,11 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 	if err != nil {
 		return err
 	}
-	proc, alive := identify(pid)
+	proc, alive := host.Identify(pid)
 	if !alive {
 		return fmt.Errorf("the instance's init (%s) ended at once: see its console", guestHelper)
 	}
-	pidfd, alive, err := proc.open()
+	pidfd, alive, err := proc.Open()
 	if err != nil || !alive {
 		return errors.Join(err, fmt.Errorf("the instance's init (%s) ended at once: see its console", guestHelper))
 	}
@@ -228,15 +230,15 @@ func (d *Driver) release(ctx context.Context, in *instance, empty bool) error {
 	spec := in.rec.Spec
 	errs := []error{d.runc.delete(ctx, in.id), unmountAll(filepath.Join(in.dir, rootfsDirName))}
 	if spec.Root.Path != "" {
-		errs = append(errs, closeDisk(ctx, in.id, rootGuestName(spec.Root.Device), spec.Root))
+		errs = append(errs, closeDisk(ctx, in.id, host.RootGuestName(spec.Root.Device), spec.Root))
 	}
 	for _, b := range spec.Devices {
-		errs = append(errs, closeDisk(ctx, in.id, guestName(b.Device), b))
+		errs = append(errs, closeDisk(ctx, in.id, host.GuestName(b.Device), b))
 		if empty && b.Ephemeral {
-			errs = append(errs, makeSparse(b.Path, b.Size))
+			errs = append(errs, host.MakeSparse(b.Path, b.Size))
 		}
 	}
-	in.rec.Init = process{}
+	in.rec.Init = host.Process{}
 	return errors.Join(errs...)
 }
 
@@ -245,7 +247,7 @@ func (d *Driver) release(ctx context.Context, in *instance, empty bool) error {
 // the exit is not taken for the guest's own.
 func (d *Driver) stopInit(in *instance, ask unix.Signal) error {
 	in.boot++
-	pidfd, alive, err := in.rec.Init.open()
+	pidfd, alive, err := in.rec.Init.Open()
 	if err != nil || !alive {
 		return err
 	}
@@ -259,7 +261,7 @@ func (d *Driver) stopInit(in *instance, ask unix.Signal) error {
 	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("killing the instance's init: %w", err)
 	}
-	if !waitExit(pidfd, killTimeout) {
+	if !host.WaitExit(pidfd, killTimeout) {
 		return fmt.Errorf("the instance's init (PID %d) did not end %v after SIGKILL", in.rec.Init.PID, killTimeout)
 	}
 	return nil
@@ -275,7 +277,7 @@ func (d *Driver) ask(pidfd int, sig unix.Signal) bool {
 		if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 			return errors.Is(err, unix.ESRCH)
 		}
-		if waitExit(pidfd, min(askInterval, time.Until(deadline))) {
+		if host.WaitExit(pidfd, min(askInterval, time.Until(deadline))) {
 			return true
 		}
 		if time.Now().After(deadline) {
@@ -343,7 +345,7 @@ func (d *Driver) stopped(ctx context.Context, in *instance) {
 func (d *Driver) adopt(in *instance) {
 	ctx := context.Background()
 	if in.rec.State == stateRunning {
-		pidfd, alive, err := in.rec.Init.open()
+		pidfd, alive, err := in.rec.Init.Open()
 		if err != nil {
 			d.opts.Log.Error("compute container: adopting an instance", "instance", in.id, "err", err)
 		}

@@ -16,6 +16,8 @@ import (
 
 	"strato/internal/cloud"
 	"strato/internal/compute/conformance"
+
+	"strato/internal/compute/host"
 )
 
 // kill ends an instance's init from the host, after writing reason ("" for
@@ -34,7 +36,7 @@ func kill(t *testing.T, d *Driver, id, reason string) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, alive := identify(pid); !alive {
+		if _, alive := host.Identify(pid); !alive {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"strato/internal/compute"
+
+	"strato/internal/compute/host"
 )
 
 // Containers have no DHCP client, so the driver does its DNS part: at every boot it
@@ -77,7 +79,7 @@ func (d *Driver) prepareResolvConf(ctx context.Context, in *instance) (string, e
 		d.opts.Log.Warn("compute container: DNS settings unknown, the image's resolv.conf stays", "instance", in.id, "err", err)
 		return "", nil
 	}
-	if err := replaceFile(path, func(f *os.File) error {
+	if err := host.ReplaceFile(path, func(f *os.File) error {
 		if err := f.Chmod(0o644); err != nil {
 			return err
 		}

@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"strato/internal/cloud"
+
+	"strato/internal/compute/host"
 )
 
 // stateVersion marks the layout of state.json, so a later layout can refuse or
@@ -42,7 +42,7 @@ type record struct {
 	// exit it causes (seen after a restart of strato, too) is not a crash.
 	Stopping bool `json:"stopping,omitempty"`
 	// Init is the running container's init process.
-	Init process `json:"init"`
+	Init host.Process `json:"init"`
 }
 
 func (r record) runtime() cloud.InstanceRuntime {
@@ -65,7 +65,7 @@ func (d *Driver) save(in *instance) error {
 	if err != nil {
 		return fmt.Errorf("compute container: encoding the state of %s: %w", in.id, err)
 	}
-	err = replaceFile(filepath.Join(in.dir, stateFileName), func(f *os.File) error {
+	err = host.ReplaceFile(filepath.Join(in.dir, stateFileName), func(f *os.File) error {
 		_, err := f.Write(raw)
 		return err
 	})
@@ -88,7 +88,7 @@ func loadRecords(dir string) (map[string]record, error) {
 	}
 	records := map[string]record{}
 	for _, e := range entries {
-		if !e.IsDir() || !isInstanceID(e.Name()) {
+		if !e.IsDir() || !host.IsInstanceID(e.Name()) {
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join(dir, e.Name(), stateFileName))
@@ -108,13 +108,6 @@ func loadRecords(dir string) (map[string]record, error) {
 		records[e.Name()] = rec
 	}
 	return records, nil
-}
-
-// isInstanceID tells instance directories from the driver's others (runc's),
-// and keeps an ID from naming a path outside the driver's directory.
-func isInstanceID(name string) bool {
-	rest, ok := strings.CutPrefix(name, "i-")
-	return ok && rest != "" && strings.Trim(rest, "0123456789abcdefghijklmnopqrstuvwxyz") == ""
 }
 
 // removeInstanceDir removes an instance's directory, the record last (so an
@@ -139,12 +132,4 @@ func removeInstanceDir(dir string) error {
 		}
 	}
 	return os.RemoveAll(dir)
-}
-
-// cloneSpec copies a spec's slices, so the record never shares them with the
-// caller.
-func cloneSpec(spec cloud.InstanceSpec) cloud.InstanceSpec {
-	spec.Devices = slices.Clone(spec.Devices)
-	spec.Interfaces = slices.Clone(spec.Interfaces)
-	return spec
 }

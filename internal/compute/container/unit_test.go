@@ -14,34 +14,6 @@ import (
 
 // These tests need neither root nor runc.
 
-func TestGuestNames(t *testing.T) {
-	for _, tc := range []struct{ device, guest, root string }{
-		{"/dev/sdf", "/dev/xvdf", "/dev/xvdf"},
-		{"/dev/xvdf", "/dev/xvdf", "/dev/xvdf"},
-		{"/dev/sda1", "/dev/xvda1", "/dev/xvda"},
-		{"/dev/xvda", "/dev/xvda", "/dev/xvda"},
-		{"xvdh", "/dev/xvdh", "/dev/xvdh"},
-	} {
-		if got := guestName(tc.device); got != tc.guest {
-			t.Errorf("guestName(%s) = %s, want %s", tc.device, got, tc.guest)
-		}
-		if got := rootGuestName(tc.device); got != tc.root {
-			t.Errorf("rootGuestName(%s) = %s, want %s", tc.device, got, tc.root)
-		}
-	}
-}
-
-func TestIsInstanceID(t *testing.T) {
-	for id, want := range map[string]bool{
-		"i-0123456789abcdef0": true, "i-1": true, "i-": false, "runc": false,
-		"i-../x": false, "i-a/b": false, "": false, "i-ABC": false,
-	} {
-		if got := isInstanceID(id); got != want {
-			t.Errorf("isInstanceID(%q) = %v, want %v", id, got, want)
-		}
-	}
-}
-
 // disk is an in-memory disk for the partition table tests.
 type disk []byte
 

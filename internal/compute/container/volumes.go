@@ -9,6 +9,8 @@ import (
 
 	"strato/internal/cloud"
 	"strato/internal/compute"
+
+	"strato/internal/compute/host"
 )
 
 // AttachVolume attaches a volume at a device name: at once to a running
@@ -25,8 +27,8 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		return fmt.Errorf("compute container: attach to %s: %w", id, err)
 	}
 	spec := &in.rec.Spec
-	guest := guestName(dev.Device)
-	asRoot := guest == rootGuestName(spec.Root.Device) || dev.Device == spec.Root.Device
+	guest := host.GuestName(dev.Device)
+	asRoot := guest == host.RootGuestName(spec.Root.Device) || dev.Device == spec.Root.Device
 	if held, ok := in.volumeAt(guest); ok {
 		if held.Path == dev.Path {
 			return nil // the same volume again: a no-op
@@ -59,15 +61,15 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 	}
 	defer in.mu.Unlock()
 	spec := &in.rec.Spec
-	guest := guestName(device)
-	if spec.Root.Path != "" && (guest == rootGuestName(spec.Root.Device) || device == spec.Root.Device) {
+	guest := host.GuestName(device)
+	if spec.Root.Path != "" && (guest == host.RootGuestName(spec.Root.Device) || device == spec.Root.Device) {
 		if in.rec.State == stateRunning {
 			return invalidState("detach", id, "the root volume of a running instance")
 		}
 		spec.Root = cloud.BlockDevice{Device: spec.Root.Device}
 		return d.save(in)
 	}
-	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return guestName(b.Device) == guest })
+	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return host.GuestName(b.Device) == guest })
 	if i < 0 {
 		return nil // not attached: detaching again is a no-op
 	}
@@ -115,11 +117,11 @@ func (d *Driver) hotPlug(ctx context.Context, in *instance, guest string, dev cl
 // volumeAt is the volume the guest sees at a device name, if any.
 func (in *instance) volumeAt(guest string) (cloud.BlockDevice, bool) {
 	spec := in.rec.Spec
-	if spec.Root.Path != "" && guest == rootGuestName(spec.Root.Device) {
+	if spec.Root.Path != "" && guest == host.RootGuestName(spec.Root.Device) {
 		return spec.Root, true
 	}
 	for _, b := range spec.Devices {
-		if guestName(b.Device) == guest {
+		if host.GuestName(b.Device) == guest {
 			return b, true
 		}
 	}

@@ -1,0 +1,40 @@
+package host
+
+import (
+	"slices"
+	"strings"
+
+	"strato/internal/cloud"
+)
+
+// GuestName is the name a device has inside the instance: Linux on Xen and on
+// Nitro shows the /dev/sdX of a block device mapping as /dev/xvdX.
+func GuestName(device string) string {
+	name := strings.TrimPrefix(device, "/dev/")
+	if rest, ok := strings.CutPrefix(name, "sd"); ok {
+		name = "xvd" + rest
+	}
+	return "/dev/" + name
+}
+
+// RootGuestName is the root disk's name inside: many AMIs name the root device
+// by its partition (/dev/sda1), and the guest sees the disk /dev/xvda with its
+// partition /dev/xvda1.
+func RootGuestName(device string) string {
+	return strings.TrimRight(GuestName(device), "0123456789")
+}
+
+// IsInstanceID tells instance directories from a driver's others, and keeps an ID
+// from naming a path outside the driver's directory.
+func IsInstanceID(name string) bool {
+	rest, ok := strings.CutPrefix(name, "i-")
+	return ok && rest != "" && strings.Trim(rest, "0123456789abcdefghijklmnopqrstuvwxyz") == ""
+}
+
+// CloneSpec copies a spec's slices, so the record never shares them with the
+// caller.
+func CloneSpec(spec cloud.InstanceSpec) cloud.InstanceSpec {
+	spec.Devices = slices.Clone(spec.Devices)
+	spec.Interfaces = slices.Clone(spec.Interfaces)
+	return spec
+}
