@@ -49,7 +49,7 @@ type DNSProvider interface {
 
 // TapNetwork is a Network that also wires virtual machines' interfaces: the
 // router's end of each is a tap device, and the driver hands a queue of it to
-// the hypervisor (QEMU's -netdev tap,fd=N,vnet_hdr=on). The guest takes its
+// the hypervisor (QEMU's -netdev tap,fd=N). The guest takes its
 // address by DHCP from its subnet's router. Plugging again reconciles and gives
 // another queue of the same tap; UnplugInterface removes it.
 type TapNetwork interface {

@@ -180,7 +180,7 @@ func (m Machine) Args() ([]string, error) {
 	}
 	for _, n := range m.NICs {
 		args = append(args,
-			"-netdev", fmt.Sprintf("tap,id=net-%s,fd=%d,vnet_hdr=on", n.ID, n.FD),
+			"-netdev", fmt.Sprintf("tap,id=net-%s,fd=%d", n.ID, n.FD),
 			"-device", fmt.Sprintf("virtio-net-pci,id=%s,netdev=net-%s,mac=%s,bus=%s", n.ID, n.ID, n.MAC, Port(port)))
 		port++
 	}

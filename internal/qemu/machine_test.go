@@ -5,12 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func testMachine(dir string) Machine {
@@ -39,7 +42,7 @@ func TestMachineArgs(t *testing.T) {
 		"pcie-root-port,id=rp6,bus=pcie.0,chassis=7", // 2 disks + 1 NIC + 4 free = rp0..rp6
 		"virtio-blk-pci,id=vol-root,drive=node-vol-root,bus=rp0,serial=xvda",
 		`"read-only":true`,
-		"tap,id=net-eni-0123456789abcdef0,fd=3,vnet_hdr=on",
+		"tap,id=net-eni-0123456789abcdef0,fd=3",
 		"virtio-net-pci,id=eni-0123456789abcdef0,netdev=net-eni-0123456789abcdef0,mac=02:00:00:00:00:01,bus=rp2",
 	} {
 		if !strings.Contains(line, want) {
@@ -149,5 +152,77 @@ func TestMachineStartsInQEMU(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("QEMU still runs after quit")
 		}
+	}
+}
+
+// openTestTap opens a tap queue in a network namespace of its own (made here and gone
+// with the descriptor), as vpcnet.PlugTap hands one to the driver.
+func openTestTap(t *testing.T) *os.File {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a tap needs root")
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan result)
+	go func() {
+		// The thread leaves with the new namespace: it is never unlocked, so the
+		// runtime discards it when this goroutine ends.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			done <- result{nil, err}
+			return
+		}
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		ifr, _ := unix.NewIfreq("tap0")
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			done <- result{nil, err}
+			return
+		}
+		done <- result{os.NewFile(uintptr(fd), "tap0"), nil}
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { r.f.Close() })
+	return r.f
+}
+
+// A NIC is hot-plugged through the monitor: the tap's descriptor passed with getfd,
+// then netdev_add and device_add on a free root port; and unplugged again.
+func TestNICHotplugInQEMU(t *testing.T) {
+	tap := openTestTap(t)
+	dir := t.TempDir()
+	q := startQEMU(t, dir, "-machine", "q35", "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+		"-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.SendFD(ctx, "tap-eni", tap); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.NICAdd(ctx, TapNIC{ID: "eni-0123456789abcdef0", FDName: "tap-eni", MAC: "02:00:00:00:00:07", Bus: "rp0"}); err != nil {
+		t.Fatal(err)
+	}
+	var mac string
+	if err := q.Execute(ctx, "qom-get", map[string]any{"path": "/machine/peripheral/eni-0123456789abcdef0", "property": "mac"}, &mac); err != nil || mac != "02:00:00:00:00:07" {
+		t.Errorf("the NIC's MAC %q (%v)", mac, err)
+	}
+	if err := q.NICDel(ctx, "eni-0123456789abcdef0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.NICDel(ctx, "eni-0123456789abcdef0"); err != nil {
+		t.Errorf("unplugging what is gone: %v", err)
+	}
+	if err := q.SendFD(ctx, "closed", os.NewFile(^uintptr(0), "nothing")); err == nil {
+		t.Error("passing a closed file succeeded")
 	}
 }

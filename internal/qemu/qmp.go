@@ -232,6 +232,11 @@ func (q *QMP) Close() error {
 // returns ctx's error: QEMU may still run the command, and its late reply is
 // dropped.
 func (q *QMP) Execute(ctx context.Context, command string, args, result any) error {
+	return q.execute(ctx, command, args, result, nil)
+}
+
+// execute is Execute with oob sent alongside the command (SCM_RIGHTS for getfd).
+func (q *QMP) execute(ctx context.Context, command string, args, result any, oob []byte) error {
 	q.mu.Lock()
 	if q.ended {
 		q.mu.Unlock()
@@ -257,7 +262,7 @@ func (q *QMP) Execute(ctx context.Context, command string, args, result any) err
 		forget()
 		return fmt.Errorf("qmp %s: encoding the arguments: %w", command, err)
 	}
-	if err := q.write(ctx, append(line, '\n')); err != nil {
+	if err := q.write(ctx, append(line, '\n'), oob); err != nil {
 		forget()
 		return fmt.Errorf("qmp %s: %w", command, err)
 	}
@@ -295,14 +300,21 @@ func (r reply) decode(command string, result any) error {
 
 // write sends one command line. A write that ctx interrupts half-way would
 // leave a broken line on the stream, so it ends the connection.
-func (q *QMP) write(ctx context.Context, line []byte) error {
+func (q *QMP) write(ctx context.Context, line, oob []byte) error {
 	q.writeMu.Lock()
 	defer q.writeMu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { q.conn.SetWriteDeadline(time.Unix(1, 0)) })
-	_, err := q.conn.Write(line)
+	var err error
+	if unixConn, ok := q.conn.(*net.UnixConn); ok && oob != nil {
+		_, _, err = unixConn.WriteMsgUnix(line, oob, nil)
+	} else if oob != nil {
+		err = errors.New("qmp: passing a file descriptor needs a unix socket")
+	} else {
+		_, err = q.conn.Write(line)
+	}
 	if !stop() {
 		// ctx ended during the write: whatever happened, the deadline is now in
 		// the past and later writes would fail, so the connection is done.

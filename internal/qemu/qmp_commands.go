@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // The typed helpers below are thin wrappers over Execute for what the qemu
@@ -212,4 +216,60 @@ func (q *QMP) BlockResize(ctx context.Context, nodeName string, size int64) erro
 		NodeName string `json:"node-name"`
 		Size     int64  `json:"size"`
 	}{nodeName, size}, nil)
+}
+
+// SendFD hands QEMU a file descriptor under name (getfd): the descriptor travels with
+// the command as SCM_RIGHTS, and later commands (netdev_add's fd) refer to it by name.
+// QEMU keeps its own copy; the caller may close f afterwards.
+func (q *QMP) SendFD(ctx context.Context, name string, f *os.File) error {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("qmp getfd: %w", err)
+	}
+	var oob []byte
+	if err := raw.Control(func(fd uintptr) { oob = unix.UnixRights(int(fd)) }); err != nil {
+		return fmt.Errorf("qmp getfd: %w", err)
+	}
+	return q.execute(ctx, "getfd", map[string]string{"fdname": name}, nil, oob)
+}
+
+// TapNIC is a virtio-net device over a tap queue handed over with SendFD.
+type TapNIC struct {
+	ID     string // the device's QOM ID; its netdev is "net-" + ID
+	FDName string
+	MAC    string
+	Bus    string // a free pcie-root-port
+}
+
+// NICAdd hot-plugs a virtio-net device (netdev_add, then device_add).
+func (q *QMP) NICAdd(ctx context.Context, n TapNIC) error {
+	netdev := "net-" + n.ID
+	if err := q.Execute(ctx, "netdev_add", map[string]any{"type": "tap", "id": netdev, "fd": n.FDName}, nil); err != nil {
+		return err
+	}
+	if err := q.Execute(ctx, "device_add", map[string]any{"driver": "virtio-net-pci", "id": n.ID, "netdev": netdev, "mac": n.MAC, "bus": n.Bus}, nil); err != nil {
+		_ = q.Execute(ctx, "netdev_del", map[string]any{"id": netdev}, nil)
+		return err
+	}
+	return nil
+}
+
+// NICDel unplugs a virtio-net device (waiting for DEVICE_DELETED, as DeviceDel does)
+// and removes its netdev.
+func (q *QMP) NICDel(ctx context.Context, id string) error {
+	if err := q.DeviceDel(ctx, id); err != nil && !IsErrorClass(err, ClassDeviceNotFound) {
+		return err
+	}
+	err := q.Execute(ctx, "netdev_del", map[string]any{"id": "net-" + id}, nil)
+	if err != nil && !IsErrorClass(err, ClassDeviceNotFound) && !isNotFoundDesc(err) {
+		return err
+	}
+	return nil
+}
+
+// isNotFoundDesc tells QEMU's GenericError for an ID it does not know (netdev_del
+// of a netdev that is gone says "Device 'x' not found" with class GenericError).
+func isNotFoundDesc(err error) bool {
+	var qe *Error
+	return errors.As(err, &qe) && qe.Class == "GenericError" && strings.Contains(strings.ToLower(qe.Desc), "not found")
 }

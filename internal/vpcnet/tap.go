@@ -21,7 +21,7 @@ import (
 // UnplugInterface.
 
 // PlugTap wires an interface for a virtual machine and returns a queue of its tap, for
-// QEMU's `-netdev tap,fd=N,vnet_hdr=on` (frames carry a virtio-net header). p.Netns is
+// QEMU's `-netdev tap,fd=N` (frames carry a virtio-net header, which QEMU finds out from the descriptor). p.Netns is
 // not used. Plugging again reconciles the router's side and returns another queue of the
 // same tap. The caller owns the file.
 func (n *Network) PlugTap(ctx context.Context, p Plug) (*os.File, error) {
