@@ -21,9 +21,9 @@ import (
 // UnplugInterface.
 
 // PlugTap wires an interface for a virtual machine and returns a queue of its tap, for
-// QEMU's `-netdev tap,fd=N` (frames carry a virtio-net header, which QEMU finds out from the descriptor). p.Netns is
-// not used. Plugging again reconciles the router's side and returns another queue of the
-// same tap. The caller owns the file.
+// QEMU's `-netdev tap,fd=N` (frames carry a virtio-net header; QEMU finds that out from
+// the descriptor). p.Netns is not used. Plugging again reconciles the router's side and
+// returns another queue of the same tap. The caller owns the file.
 func (n *Network) PlugTap(ctx context.Context, p Plug) (*os.File, error) {
 	if _, err := p.validate(false); err != nil {
 		return nil, err
