@@ -38,7 +38,7 @@ type Machine struct {
 
 // Disk is a virtio-blk device over a raw file or block device.
 type Disk struct {
-	ID       string // the device's QOM ID (and, with a node- prefix, its block node's)
+	ID       string // the device's QOM ID; its block node is NodeName(ID)
 	Path     string
 	Serial   string // what the guest reads in /sys/block/vdX/serial (20 bytes at most)
 	ReadOnly bool
@@ -57,6 +57,9 @@ const MaxSerial = 20
 
 // ids are what QEMU accepts as IDs (and what strato's resource IDs are made of).
 var ids = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+
+// NodeName is the block node of the disk with this device ID.
+func NodeName(diskID string) string { return "node-" + diskID }
 
 // Port is the name of the n-th root port.
 func Port(n int) string { return "rp" + strconv.Itoa(n) }
@@ -164,11 +167,12 @@ func (m Machine) Args() ([]string, error) {
 	}
 	port := 0
 	for i, d := range m.Disks {
-		file := fmt.Sprintf(`{"driver":"file","filename":%q,"node-name":"file-%s","read-only":%t,"aio":"threads","cache":{"direct":false}}`,
-			d.Path, d.ID, d.ReadOnly)
-		args = append(args, "-blockdev", file,
-			"-blockdev", fmt.Sprintf(`{"driver":"raw","file":"file-%s","node-name":"node-%s","read-only":%t}`, d.ID, d.ID, d.ReadOnly))
-		dev := fmt.Sprintf("virtio-blk-pci,id=%s,drive=node-%s,bus=%s", d.ID, d.ID, Port(port))
+		// One raw node with its file node inside, as BlockdevAdd makes for a hot-plugged
+		// disk, so that BlockdevDel of NodeName(ID) closes either kind. Discard punches
+		// holes into the sparse file when the guest trims.
+		args = append(args, "-blockdev", fmt.Sprintf(`{"driver":"raw","node-name":%q,"read-only":%t,"discard":"unmap","file":{"driver":"file","filename":%q}}`,
+			NodeName(d.ID), d.ReadOnly, d.Path))
+		dev := fmt.Sprintf("virtio-blk-pci,id=%s,drive=%s,bus=%s", d.ID, NodeName(d.ID), Port(port))
 		if d.Serial != "" {
 			dev += ",serial=" + d.Serial
 		}

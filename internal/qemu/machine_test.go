@@ -41,7 +41,7 @@ func TestMachineArgs(t *testing.T) {
 		"-kernel /k -initrd /i -append console=ttyS0 root=LABEL=cloudimg-rootfs -- guest-init --vm",
 		"pcie-root-port,id=rp6,bus=pcie.0,chassis=7", // 2 disks + 1 NIC + 4 free = rp0..rp6
 		"virtio-blk-pci,id=vol-root,drive=node-vol-root,bus=rp0,serial=xvda",
-		`"read-only":true`,
+		`"node-name":"node-vol-data","read-only":true,"discard":"unmap","file":{"driver":"file","filename":"/run/x/data.img"}`,
 		"tap,id=net-eni-0123456789abcdef0,fd=3",
 		"virtio-net-pci,id=eni-0123456789abcdef0,netdev=net-eni-0123456789abcdef0,mac=02:00:00:00:00:01,bus=rp2",
 	} {
