@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -296,30 +295,7 @@ func (d *Driver) ConsoleOutput(ctx context.Context, id string) ([]byte, error) {
 	if !ok {
 		return nil, notFound(id)
 	}
-	return readTail(filepath.Join(in.dir, consoleFileName), maxConsole)
-}
-
-// readTail reads the last n bytes of a file at most; a missing file is empty.
-func readTail(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := max(st.Size()-n, 0)
-	out := make([]byte, st.Size()-off)
-	k, err := f.ReadAt(out, off)
-	if err == io.EOF {
-		err = nil
-	}
-	return out[:k], err
+	return host.ReadTail(filepath.Join(in.dir, consoleFileName), maxConsole)
 }
 
 // lock finds an instance and locks it, or answers ErrNotFound.

@@ -385,7 +385,7 @@ func openConsole(path string) (*os.File, error) {
 }
 
 func keepTail(path string, n int64) error {
-	tail, err := readTail(path, n)
+	tail, err := host.ReadTail(path, n)
 	if err != nil {
 		return err
 	}

@@ -94,3 +94,26 @@ func copyExtents(in, out *os.File, size int64) error {
 	}
 	return nil
 }
+
+// ReadTail reads the last n bytes of a file at most; a missing file is empty.
+func ReadTail(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(st.Size()-n, 0)
+	out := make([]byte, st.Size()-off)
+	k, err := f.ReadAt(out, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return out[:k], err
+}
