@@ -42,6 +42,15 @@ type Options struct {
 	// StopTimeout is how long a graceful stop or reboot waits for the guest
 	// before forcing it; zero means DefaultStopTimeout.
 	StopTimeout time.Duration
+	// VMBoot is how drivers of virtual machines boot strato's images.
+	VMBoot VMBoot
+}
+
+// VMBoot is a kernel to boot virtual machines with: the kernel, its initramfs (which
+// finds and mounts the root disk) and what the kernel command line adds to the
+// driver's own (console, root disk). An empty Kernel means none is known.
+type VMBoot struct {
+	Kernel, Initrd, Cmdline string
 }
 
 // DefaultStopTimeout is how long a guest gets to shut down when asked.

@@ -1,0 +1,46 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// PowerOffFromGuest makes the guest power itself off: the ACPI power button pressed
+// without the driver asking, so the guest's own shutdown is what QEMU reports. The
+// driver then reports the instance stopped with ShutdownFromGuest. (A test hook:
+// conformance.GuestEvents.)
+func (d *Driver) PowerOffFromGuest(id string) error {
+	in, err := d.lock(context.Background(), id)
+	if err != nil {
+		return err
+	}
+	defer in.mu.Unlock()
+	if in.run == nil {
+		return invalidState("power off the guest of", id, "it is "+in.rec.State)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return in.run.qmp.SystemPowerdown(ctx)
+}
+
+// Crash kills the instance's QEMU, as a crash would; the driver then reports the
+// instance stopped and impaired. (A test hook.)
+func (d *Driver) Crash(id string) error {
+	in, err := d.lock(context.Background(), id)
+	if err != nil {
+		return err
+	}
+	defer in.mu.Unlock()
+	if in.run == nil {
+		return invalidState("crash", id, "it is "+in.rec.State)
+	}
+	var kerr error
+	in.run.withPidfd(func(fd int) { kerr = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) })
+	if kerr != nil {
+		return fmt.Errorf("compute qemu: killing the QEMU of %s: %w", id, kerr)
+	}
+	return nil
+}
