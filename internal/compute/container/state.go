@@ -1,11 +1,7 @@
 package container
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"strato/internal/cloud"
@@ -51,7 +47,6 @@ func (r record) runtime() cloud.InstanceRuntime {
 
 // Files in an instance's directory.
 const (
-	stateFileName   = "state.json"
 	consoleFileName = "console.log"
 	rootfsDirName   = "rootfs"
 	runDirName      = "run"
@@ -61,16 +56,8 @@ const (
 
 // save writes the instance's record and publishes its status.
 func (d *Driver) save(in *instance) error {
-	raw, err := json.Marshal(in.rec)
-	if err != nil {
-		return fmt.Errorf("compute container: encoding the state of %s: %w", in.id, err)
-	}
-	err = host.ReplaceFile(filepath.Join(in.dir, stateFileName), func(f *os.File) error {
-		_, err := f.Write(raw)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("compute container: writing the state of %s: %w", in.id, err)
+	if err := host.SaveRecord(in.dir, in.rec); err != nil {
+		return fmt.Errorf("compute container: %w", err)
 	}
 	d.mu.Lock()
 	in.status = in.rec.runtime()
@@ -78,58 +65,20 @@ func (d *Driver) save(in *instance) error {
 	return nil
 }
 
-// loadRecords reads the records an earlier process left, by instance ID. A
-// directory without a record is an instance whose Create did not finish:
-// Create or Destroy will finish or undo it.
+// loadRecords reads the records an earlier process left, by instance ID.
 func loadRecords(dir string) (map[string]record, error) {
-	entries, err := os.ReadDir(dir)
+	records, err := host.LoadRecords(dir, func(r record) int { return r.Version }, stateVersion)
 	if err != nil {
 		return nil, fmt.Errorf("compute container: %w", err)
-	}
-	records := map[string]record{}
-	for _, e := range entries {
-		if !e.IsDir() || !host.IsInstanceID(e.Name()) {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, e.Name(), stateFileName))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("compute container: %w", err)
-		}
-		var rec record
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return nil, fmt.Errorf("compute container: state of %s: %w", e.Name(), err)
-		}
-		if rec.Version != stateVersion {
-			return nil, fmt.Errorf("compute container: state of %s has version %d, want %d", e.Name(), rec.Version, stateVersion)
-		}
-		records[e.Name()] = rec
 	}
 	return records, nil
 }
 
-// removeInstanceDir removes an instance's directory, the record last (so an
-// interrupted removal is found and redone), and never while its root file
-// system is mounted: that would delete the volume's files.
+// removeInstanceDir removes an instance's directory (host.RemoveInstanceDir), never
+// while its root file system is mounted: that would delete the volume's files.
 func removeInstanceDir(dir string) error {
 	if isMountPoint(filepath.Join(dir, rootfsDirName)) {
 		return fmt.Errorf("compute container: %s is still mounted", filepath.Join(dir, rootfsDirName))
 	}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Name() != stateFileName {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	return os.RemoveAll(dir)
+	return host.RemoveInstanceDir(dir)
 }

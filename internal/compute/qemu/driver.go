@@ -235,7 +235,7 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 		return fmt.Errorf("compute qemu: destroy %s: %w", id, err)
 	}
 	// The record goes last, so that an interrupted removal is found and redone.
-	if err := removeInstanceDir(in.dir); err != nil {
+	if err := host.RemoveInstanceDir(in.dir); err != nil {
 		return fmt.Errorf("compute qemu: destroy %s: %w", id, err)
 	}
 	d.forget(in)

@@ -1,12 +1,7 @@
 package qemu
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"strato/internal/cloud"
 	"strato/internal/compute/host"
@@ -25,15 +20,13 @@ const (
 
 // Files in an instance's directory.
 const (
-	stateFileName   = "state.json"
 	consoleFileName = "console.log"
 	qmpSocketName   = "qmp.sock"
 	pidFileName     = "qemu.pid"
 	rootCopyName    = "root.img" // an instance-store root
 )
 
-// record is what the driver keeps about an instance in DIR/ID/state.json, the
-// root user's alone (it would hold volume keys, as strato's database does).
+// record is what the driver keeps about an instance (host.SaveRecord).
 type record struct {
 	Version int `json:"version"`
 	// Spec is the instance as it is now: the volumes and interfaces attached since
@@ -60,16 +53,8 @@ func (r record) runtime() cloud.InstanceRuntime {
 
 // save writes the instance's record and publishes its status.
 func (d *Driver) save(in *instance) error {
-	raw, err := json.Marshal(in.rec)
-	if err != nil {
-		return fmt.Errorf("compute qemu: encoding the state of %s: %w", in.id, err)
-	}
-	err = host.ReplaceFile(filepath.Join(in.dir, stateFileName), func(f *os.File) error {
-		_, err := f.Write(raw)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("compute qemu: writing the state of %s: %w", in.id, err)
+	if err := host.SaveRecord(in.dir, in.rec); err != nil {
+		return fmt.Errorf("compute qemu: %w", err)
 	}
 	d.mu.Lock()
 	in.status = in.rec.runtime()
@@ -77,52 +62,11 @@ func (d *Driver) save(in *instance) error {
 	return nil
 }
 
-// loadRecords reads the records an earlier process left, by instance ID. A directory
-// without a record is an instance whose Create did not finish.
+// loadRecords reads the records an earlier process left, by instance ID.
 func loadRecords(dir string) (map[string]record, error) {
-	entries, err := os.ReadDir(dir)
+	records, err := host.LoadRecords(dir, func(r record) int { return r.Version }, stateVersion)
 	if err != nil {
 		return nil, fmt.Errorf("compute qemu: %w", err)
 	}
-	records := map[string]record{}
-	for _, e := range entries {
-		if !e.IsDir() || !host.IsInstanceID(e.Name()) {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, e.Name(), stateFileName))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("compute qemu: %w", err)
-		}
-		var rec record
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return nil, fmt.Errorf("compute qemu: state of %s: %w", e.Name(), err)
-		}
-		if rec.Version != stateVersion {
-			return nil, fmt.Errorf("compute qemu: state of %s has version %d, want %d", e.Name(), rec.Version, stateVersion)
-		}
-		records[e.Name()] = rec
-	}
 	return records, nil
-}
-
-// removeInstanceDir removes an instance's directory, the record last.
-func removeInstanceDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Name() != stateFileName {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	return os.RemoveAll(dir)
 }
