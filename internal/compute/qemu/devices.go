@@ -32,11 +32,11 @@ func freePort(in *instance) (int, error) {
 // (the guest sees /dev/xvdX appear), recorded for the next boot of a stopped one.
 // Attaching the same volume again is a no-op; another one at a used name is refused.
 func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDevice) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if err := usable(dev); err != nil {
 		return fmt.Errorf("compute qemu: attach to %s: %w", id, err)
 	}
@@ -46,13 +46,13 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 			if b.Path == dev.Path {
 				return nil
 			}
-			return invalidState("attach a volume to", id, name+" is taken")
+			return d.invalidState("attach a volume to", id, name+" is taken")
 		}
 	}
 	if in.rec.State == stateRunning && in.run != nil {
 		port, err := freePort(in)
 		if err != nil {
-			return invalidState("attach a volume to", id, err.Error())
+			return d.invalidState("attach a volume to", id, err.Error())
 		}
 		ctx, cancel := context.WithTimeout(ctx, unplugTimeout)
 		defer cancel()
@@ -74,16 +74,16 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 // (the guest sees it go), dropped from a stopped one's. A name with no volume is a
 // no-op; the root volume of a running machine stays.
 func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	name := diskName(cloud.BlockDevice{Device: device}, false)
 	spec := &in.rec.Spec
 	if spec.Root.Path != "" && diskName(spec.Root, true) == name {
 		if in.rec.State == stateRunning {
-			return invalidState("detach the root volume of", id, "it is running")
+			return d.invalidState("detach the root volume of", id, "it is running")
 		}
 		spec.Root.Path = ""
 		return d.save(in)
@@ -111,23 +111,23 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 // plugged as a virtio-net device into a running machine. The same interface again is a
 // no-op; another at a used device index is refused.
 func (d *Driver) AttachInterface(ctx context.Context, id string, nic cloud.InterfaceSpec) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	for _, have := range in.rec.Spec.Interfaces {
 		switch {
 		case have.ID == nic.ID:
 			return nil
 		case have.DeviceIndex == nic.DeviceIndex:
-			return invalidState("attach an interface to", id, fmt.Sprintf("device index %d is %s's", nic.DeviceIndex, have.ID))
+			return d.invalidState("attach an interface to", id, fmt.Sprintf("device index %d is %s's", nic.DeviceIndex, have.ID))
 		}
 	}
 	if in.rec.State == stateRunning && in.run != nil && d.net != nil {
 		port, err := freePort(in)
 		if err != nil {
-			return invalidState("attach an interface to", id, err.Error())
+			return d.invalidState("attach an interface to", id, err.Error())
 		}
 		tap, err := d.net.PlugTap(ctx, nic)
 		if err != nil {
@@ -150,18 +150,18 @@ func (d *Driver) AttachInterface(ctx context.Context, id string, nic cloud.Inter
 // DetachInterface detaches a network interface (never the primary one): unplugged from
 // a running machine and taken out of its subnet. One that is not attached is a no-op.
 func (d *Driver) DetachInterface(ctx context.Context, id, interfaceID string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	i := slices.IndexFunc(in.rec.Spec.Interfaces, func(n cloud.InterfaceSpec) bool { return n.ID == interfaceID })
 	if i < 0 {
 		return nil
 	}
 	nic := in.rec.Spec.Interfaces[i]
 	if nic.DeviceIndex == 0 {
-		return invalidState("detach an interface from", id, "device index 0 is the primary interface")
+		return d.invalidState("detach an interface from", id, "device index 0 is the primary interface")
 	}
 	if in.rec.State == stateRunning && in.run != nil {
 		ctx, cancel := context.WithTimeout(ctx, unplugTimeout)

@@ -47,24 +47,21 @@ type Driver struct {
 	bin   string
 	accel vmm.AccelResult
 	net   compute.TapNetwork // nil: machines get no network devices
+	table *host.Table[*instance]
 
-	mu        sync.Mutex
-	instances map[string]*instance
-	closed    bool
-	watchers  sync.WaitGroup
+	mu       sync.Mutex // guards closed and each instance's run
+	closed   bool
+	watchers sync.WaitGroup
 }
 
-// instance is one instance. Operations hold mu for as long as they take; Status reads
-// status under the driver's mu instead, so it never waits for them.
+// instance is one instance. Operations hold its lock (host.Slot) for as long as they
+// take; Status reads the status it published instead, so it never waits for them.
 type instance struct {
-	mu   sync.Mutex
-	id   string
-	dir  string
-	rec  record
-	run  *machine // the running QEMU, while the driver watches one
-	gone bool     // destroyed while an operation waited for mu
-
-	status cloud.InstanceRuntime // guarded by Driver.mu
+	host.Slot
+	id  string
+	dir string
+	rec record
+	run *machine // the running QEMU, while the driver watches one (guarded by Driver.mu too)
 }
 
 var _ cloud.Compute = (*Driver)(nil)
@@ -103,7 +100,7 @@ func Open(opts compute.Options) (*Driver, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("compute qemu: %w", err)
 	}
-	d := &Driver{opts: opts, dir: dir, bin: bin, accel: accel, instances: map[string]*instance{}}
+	d := &Driver{opts: opts, dir: dir, bin: bin, accel: accel, table: host.NewTable[*instance]("compute qemu")}
 	if tn, ok := opts.Network.(compute.TapNetwork); ok {
 		d.net = tn
 	}
@@ -112,12 +109,13 @@ func Open(opts compute.Options) (*Driver, error) {
 		return nil, err
 	}
 	for id, rec := range records {
-		d.instances[id] = &instance{id: id, dir: filepath.Join(dir, id), rec: rec, status: rec.runtime()}
+		d.table.Adopt(id, &instance{id: id, dir: filepath.Join(dir, id), rec: rec}, rec.runtime())
 	}
-	for _, in := range d.instances {
-		in.mu.Lock()
+	// Every instance is in the table before the first watcher starts.
+	for _, in := range d.table.All() {
+		in.Lock()
 		d.adopt(in)
-		in.mu.Unlock()
+		in.Unlock()
 	}
 	opts.Log.Info("compute qemu: ready", "accelerator", accel.String(), "adopted", len(records), "dir", dir)
 	return d, nil
@@ -132,7 +130,7 @@ func (d *Driver) Close() error {
 	d.mu.Lock()
 	d.closed = true
 	var runs []*machine
-	for _, in := range d.instances {
+	for _, in := range d.table.All() {
 		if in.run != nil {
 			runs = append(runs, in.run)
 		}
@@ -161,16 +159,11 @@ func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
 			return fmt.Errorf("compute qemu: create %s: %w", spec.ID, err)
 		}
 	}
-	d.mu.Lock()
-	if _, ok := d.instances[spec.ID]; ok {
-		d.mu.Unlock()
+	in, added := d.table.Add(spec.ID, &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)})
+	if !added {
 		return nil // made already: creating again is a no-op
 	}
-	in := &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	d.instances[spec.ID] = in
-	d.mu.Unlock()
+	defer in.Unlock()
 	err := func() error {
 		if err := os.MkdirAll(in.dir, 0o700); err != nil {
 			return err
@@ -188,7 +181,7 @@ func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
 		return d.save(in)
 	}()
 	if err != nil {
-		d.forget(in)
+		d.table.Forget(in.id, in)
 		os.RemoveAll(in.dir)
 		return fmt.Errorf("compute qemu: create %s: %w", spec.ID, err)
 	}
@@ -207,14 +200,14 @@ func usable(b cloud.BlockDevice) error {
 // removes its directory (its instance-store volumes with it). Destroying what is gone
 // is a no-op.
 func (d *Driver) Destroy(ctx context.Context, id string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if errors.Is(err, compute.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.rec.State == stateRunning {
 		if err := d.halt(ctx, in, true); err != nil {
 			return fmt.Errorf("compute qemu: destroy %s: %w", id, err)
@@ -238,7 +231,7 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 	if err := host.RemoveInstanceDir(in.dir); err != nil {
 		return fmt.Errorf("compute qemu: destroy %s: %w", id, err)
 	}
-	d.forget(in)
+	d.table.Forget(in.id, in)
 	return nil
 }
 
@@ -251,16 +244,7 @@ func removeIfThere(path string) error {
 
 // Status reports the instance; an unknown one is "gone" with ErrNotFound.
 func (d *Driver) Status(ctx context.Context, id string) (cloud.InstanceRuntime, error) {
-	if err := ctx.Err(); err != nil {
-		return cloud.InstanceRuntime{}, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	in, ok := d.instances[id]
-	if !ok || in.status.State == "" {
-		return cloud.InstanceRuntime{State: stateGone}, notFound(id)
-	}
-	return in.status, nil
+	return d.table.Status(ctx, id)
 }
 
 // ConsoleOutput is what the guest wrote to its serial console, across its boots.
@@ -268,11 +252,9 @@ func (d *Driver) ConsoleOutput(ctx context.Context, id string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	in, ok := d.instances[id]
-	d.mu.Unlock()
+	in, ok := d.table.Get(id)
 	if !ok {
-		return nil, notFound(id)
+		return nil, d.table.NotFound(id)
 	}
 	return host.ReadTail(filepath.Join(in.dir, consoleFileName), maxConsole)
 }
@@ -281,36 +263,4 @@ func (d *Driver) ConsoleOutput(ctx context.Context, id string) ([]byte, error) {
 // last 64 KiB; GetConsoleOutput cuts further).
 const maxConsole = 1 << 20
 
-// lock finds an instance and locks it, or answers ErrNotFound.
-func (d *Driver) lock(ctx context.Context, id string) (*instance, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	in := d.instances[id]
-	d.mu.Unlock()
-	if in == nil {
-		return nil, notFound(id)
-	}
-	in.mu.Lock()
-	if in.gone {
-		in.mu.Unlock()
-		return nil, notFound(id)
-	}
-	return in, nil
-}
-
-func (d *Driver) forget(in *instance) {
-	in.gone = true
-	d.mu.Lock()
-	delete(d.instances, in.id)
-	d.mu.Unlock()
-}
-
-func notFound(id string) error {
-	return fmt.Errorf("compute qemu: instance %s: %w", id, compute.ErrNotFound)
-}
-
-func invalidState(op, id, why string) error {
-	return fmt.Errorf("compute qemu: %s %s: %w: %s", op, id, compute.ErrInvalidState, why)
-}
+func (d *Driver) invalidState(op, id, why string) error { return d.table.InvalidState(op, id, why) }

@@ -13,13 +13,13 @@ import (
 // driver then reports the instance stopped with ShutdownFromGuest. (A test hook:
 // conformance.GuestEvents.)
 func (d *Driver) PowerOffFromGuest(id string) error {
-	in, err := d.lock(context.Background(), id)
+	in, err := d.table.Lock(context.Background(), id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.run == nil {
-		return invalidState("power off the guest of", id, "it is "+in.rec.State)
+		return d.invalidState("power off the guest of", id, "it is "+in.rec.State)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -29,13 +29,13 @@ func (d *Driver) PowerOffFromGuest(id string) error {
 // Crash kills the instance's QEMU, as a crash would; the driver then reports the
 // instance stopped and impaired. (A test hook.)
 func (d *Driver) Crash(id string) error {
-	in, err := d.lock(context.Background(), id)
+	in, err := d.table.Lock(context.Background(), id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.run == nil {
-		return invalidState("crash", id, "it is "+in.rec.State)
+		return d.invalidState("crash", id, "it is "+in.rec.State)
 	}
 	var kerr error
 	in.run.withPidfd(func(fd int) { kerr = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) })

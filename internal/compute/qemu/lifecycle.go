@@ -73,16 +73,16 @@ func (m *machine) close() {
 
 // Start boots a created or stopped instance; starting a running one is a no-op.
 func (d *Driver) Start(ctx context.Context, id string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.rec.State == stateRunning {
 		return nil
 	}
 	if in.rec.Spec.Root.Path == "" {
-		return invalidState("start", id, "it has no root volume")
+		return d.invalidState("start", id, "it has no root volume")
 	}
 	if err := d.boot(ctx, in); err != nil {
 		return fmt.Errorf("compute qemu: start %s: %w", id, err)
@@ -267,12 +267,12 @@ func (d *Driver) watch(in *instance, m *machine) {
 // exited records a machine's end that the driver did not cause: the guest powered
 // off, or QEMU died.
 func (d *Driver) exited(in *instance, m *machine) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.run != m || in.gone {
+	in.Lock()
+	defer in.Unlock()
+	if in.run != m || in.Gone() {
 		return // stopped by the driver meanwhile, or destroyed
 	}
-	in.run = nil
+	d.setRun(in, nil)
 	in.rec.State = stateStopped
 	in.rec.QEMU, in.rec.Ports = host.Process{}, nil
 	if !in.rec.Stopping {
@@ -295,6 +295,13 @@ func (d *Driver) emptyInstanceStore(in *instance) {
 			}
 		}
 	}
+}
+
+// setRun records the machine the driver watches for the instance (Close reads it).
+func (d *Driver) setRun(in *instance, m *machine) {
+	d.mu.Lock()
+	in.run = m
+	d.mu.Unlock()
 }
 
 // adopt picks up a machine an earlier driver left running (called with in.mu held,
@@ -336,11 +343,11 @@ func (d *Driver) adopt(in *instance) {
 // to power off, then (or at once with force) QEMU is told to quit, and killed when it
 // does not. Stopping a stopped or created instance is a no-op.
 func (d *Driver) Stop(ctx context.Context, id string, force bool) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.rec.State != stateRunning {
 		return nil
 	}
@@ -362,7 +369,7 @@ func (d *Driver) halt(ctx context.Context, in *instance, force bool) error {
 			d.powerOff(ctx, m) // off or not, QEMU quits next
 		}
 		d.quit(m)
-		in.run = nil
+		d.setRun(in, nil)
 		m.close()
 	} else {
 		d.killQEMU(in.rec.QEMU)
@@ -433,13 +440,13 @@ func (d *Driver) killQEMU(p host.Process) {
 // and once the guest is off (or after StopTimeout, as EC2 falls back to a hard
 // reboot) a reset.
 func (d *Driver) Reboot(ctx context.Context, id string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.rec.State != stateRunning || in.run == nil {
-		return invalidState("reboot", id, "it is "+in.rec.State)
+		return d.invalidState("reboot", id, "it is "+in.rec.State)
 	}
 	m := in.run
 	m.asked.Store(true)

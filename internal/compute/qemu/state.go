@@ -15,7 +15,6 @@ const (
 	stateCreated = "created"
 	stateRunning = "running"
 	stateStopped = "stopped"
-	stateGone    = "gone"
 )
 
 // Files in an instance's directory.
@@ -56,9 +55,7 @@ func (d *Driver) save(in *instance) error {
 	if err := host.SaveRecord(in.dir, in.rec); err != nil {
 		return fmt.Errorf("compute qemu: %w", err)
 	}
-	d.mu.Lock()
-	in.status = in.rec.runtime()
-	d.mu.Unlock()
+	d.table.Publish(in, in.rec.runtime())
 	return nil
 }
 
