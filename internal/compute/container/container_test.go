@@ -155,14 +155,8 @@ func (e *testEnv) destroyAll() {
 		return
 	}
 	defer d.Close()
-	d.mu.Lock()
-	var ids []string
-	for id := range d.instances {
-		ids = append(ids, id)
-	}
-	d.mu.Unlock()
-	for _, id := range ids {
-		if err := d.Destroy(context.Background(), id); err != nil {
+	for _, in := range d.table.All() {
+		if err := d.Destroy(context.Background(), in.id); err != nil {
 			e.t.Errorf("clean-up: %v", err)
 		}
 	}
@@ -219,11 +213,9 @@ func (d *Driver) mustExec(t *testing.T, id string, args ...string) string {
 
 // initPID is the PID of the instance's init now (0 when none).
 func (d *Driver) initPID(id string) int {
-	d.mu.Lock()
-	in := d.instances[id]
-	d.mu.Unlock()
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	in, _ := d.table.Get(id)
+	in.Lock()
+	defer in.Unlock()
 	return in.rec.Init.PID
 }
 

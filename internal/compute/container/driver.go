@@ -49,24 +49,22 @@ type Driver struct {
 	caps      []string // what the instances' root may do
 	watchers  sync.WaitGroup
 
-	mu        sync.Mutex
-	instances map[string]*instance
-	watching  map[*os.File]struct{} // the watchers' pidfds, closed by Close
-	closed    bool
+	table *host.Table[*instance]
+
+	mu       sync.Mutex
+	watching map[*os.File]struct{} // the watchers' pidfds, closed by Close
+	closed   bool
 }
 
-// instance is one instance. Operations hold mu for as long as they take (a
-// graceful stop waits for the guest); Status reads status under the driver's
-// mu instead, so it never waits for them.
+// instance is one instance. Operations hold its lock (host.Slot) for as long as
+// they take (a graceful stop waits for the guest); Status reads the status it
+// published instead, so it never waits for them.
 type instance struct {
-	mu   sync.Mutex
+	host.Slot
 	id   string
 	dir  string
 	rec  record
 	boot uint64 // counts containers started: a watcher of an earlier one is stale
-	gone bool   // destroyed while an operation waited for mu
-
-	status cloud.InstanceRuntime // guarded by Driver.mu
 }
 
 var _ cloud.Compute = (*Driver)(nil)
@@ -98,20 +96,20 @@ func Open(opts compute.Options) (*Driver, error) {
 		return nil, fmt.Errorf("compute container: %w", err)
 	}
 	d := &Driver{opts: opts, dir: dir, runc: runc{root: filepath.Join(dir, "runc")}, guestInit: guestInit,
-		caps: guestCapabilities(), instances: map[string]*instance{}, watching: map[*os.File]struct{}{}}
+		caps: guestCapabilities(), table: host.NewTable[*instance]("compute container"), watching: map[*os.File]struct{}{}}
 	records, err := loadRecords(dir)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
 	for id, rec := range records {
-		d.instances[id] = &instance{id: id, dir: filepath.Join(dir, id), rec: rec, status: rec.runtime()}
+		d.table.Adopt(id, &instance{id: id, dir: filepath.Join(dir, id), rec: rec}, rec.runtime())
 	}
 	// Every instance is in the map before the first watcher starts.
-	for _, in := range d.instances {
-		in.mu.Lock()
+	for _, in := range d.table.All() {
+		in.Lock()
 		d.adopt(in)
-		in.mu.Unlock()
+		in.Unlock()
 	}
 	opts.Log.Info("compute container: adopted instances", "count", len(records), "dir", dir)
 	return d, nil
@@ -161,18 +159,13 @@ func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
 			return fmt.Errorf("compute container: create %s: %w", spec.ID, err)
 		}
 	}
-	d.mu.Lock()
-	if _, ok := d.instances[spec.ID]; ok {
-		d.mu.Unlock()
+	in, added := d.table.Add(spec.ID, &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)})
+	if !added {
 		return nil // made already: creating again is a no-op
 	}
-	in := &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	d.instances[spec.ID] = in
-	d.mu.Unlock()
+	defer in.Unlock()
 	if err := d.create(in, spec); err != nil {
-		d.forget(in)
+		d.table.Forget(in.id, in)
 		if rerr := removeInstanceDir(in.dir); rerr != nil {
 			d.opts.Log.Error("compute container: removing a failed instance", "instance", in.id, "err", rerr)
 		}
@@ -226,21 +219,18 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	in := d.instances[id]
-	d.mu.Unlock()
-	if in == nil {
+	in, err := d.table.Lock(ctx, id)
+	if errors.Is(err, compute.ErrNotFound) {
 		if !host.IsInstanceID(id) {
 			return nil
 		}
 		// A Create interrupted before its record was written.
 		return removeInstanceDir(filepath.Join(d.dir, id))
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.gone {
-		return nil
+	if err != nil {
+		return err
 	}
+	defer in.Unlock()
 	errs := []error{d.stopInit(in, 0)}
 	errs = append(errs, d.release(ctx, in, false))
 	for _, b := range in.rec.Spec.Devices {
@@ -257,30 +247,13 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 	if err := removeInstanceDir(in.dir); err != nil {
 		return fmt.Errorf("compute container: destroy %s: %w", id, err)
 	}
-	d.forget(in)
+	d.table.Forget(in.id, in)
 	return nil
-}
-
-// forget drops a destroyed instance (its mu held).
-func (d *Driver) forget(in *instance) {
-	in.gone = true
-	d.mu.Lock()
-	delete(d.instances, in.id)
-	d.mu.Unlock()
 }
 
 // Status reports the instance; an unknown one is "gone" with ErrNotFound.
 func (d *Driver) Status(ctx context.Context, id string) (cloud.InstanceRuntime, error) {
-	if err := ctx.Err(); err != nil {
-		return cloud.InstanceRuntime{}, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	in, ok := d.instances[id]
-	if !ok || in.status.State == "" { // unknown, or its Create not finished
-		return cloud.InstanceRuntime{State: stateGone}, notFound(id)
-	}
-	return in.status, nil
+	return d.table.Status(ctx, id)
 }
 
 // ConsoleOutput is what the guest wrote to its stdout and stderr, across its
@@ -289,38 +262,11 @@ func (d *Driver) ConsoleOutput(ctx context.Context, id string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	in, ok := d.instances[id]
-	d.mu.Unlock()
+	in, ok := d.table.Get(id)
 	if !ok {
-		return nil, notFound(id)
+		return nil, d.table.NotFound(id)
 	}
 	return host.ReadTail(filepath.Join(in.dir, consoleFileName), maxConsole)
 }
 
-// lock finds an instance and locks it, or answers ErrNotFound.
-func (d *Driver) lock(ctx context.Context, id string) (*instance, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	in := d.instances[id]
-	d.mu.Unlock()
-	if in == nil {
-		return nil, notFound(id)
-	}
-	in.mu.Lock()
-	if in.gone {
-		in.mu.Unlock()
-		return nil, notFound(id)
-	}
-	return in, nil
-}
-
-func notFound(id string) error {
-	return fmt.Errorf("compute container: instance %s: %w", id, compute.ErrNotFound)
-}
-
-func invalidState(op, id, why string) error {
-	return fmt.Errorf("compute container: %s %s: %w: %s", op, id, compute.ErrInvalidState, why)
-}
+func (d *Driver) invalidState(op, id, why string) error { return d.table.InvalidState(op, id, why) }

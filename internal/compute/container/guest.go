@@ -23,13 +23,13 @@ func (d *Driver) Crash(id string) error {
 }
 
 func (d *Driver) killGuest(id, reason string) error {
-	in, err := d.lock(context.Background(), id)
+	in, err := d.table.Lock(context.Background(), id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.rec.State != stateRunning {
-		return invalidState("end the guest of", id, "it is "+in.rec.State)
+		return d.invalidState("end the guest of", id, "it is "+in.rec.State)
 	}
 	path := filepath.Join(in.dir, runDirName, exitReasonFile)
 	if reason == "" {

@@ -14,11 +14,11 @@ import (
 // instance at once, and into a stopped one when it starts. Without a Network
 // in the driver's options it is only recorded.
 func (d *Driver) AttachInterface(ctx context.Context, id string, nic cloud.InterfaceSpec) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	for _, have := range in.rec.Spec.Interfaces {
 		switch {
 		case have.ID == nic.ID:
@@ -44,18 +44,18 @@ func (d *Driver) AttachInterface(ctx context.Context, id string, nic cloud.Inter
 // DetachInterface detaches a network interface other than the primary; one not
 // attached is a no-op.
 func (d *Driver) DetachInterface(ctx context.Context, id, interfaceID string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	nics := in.rec.Spec.Interfaces
 	i := slices.IndexFunc(nics, func(n cloud.InterfaceSpec) bool { return n.ID == interfaceID })
 	if i < 0 {
 		return nil
 	}
 	if nics[i].DeviceIndex == 0 {
-		return invalidState("detach", interfaceID, "the primary interface of "+id)
+		return d.invalidState("detach", interfaceID, "the primary interface of "+id)
 	}
 	// Unplugged whatever the state: a stopped instance keeps its namespace,
 	// and what was plugged in it.

@@ -43,16 +43,16 @@ const (
 
 // Start boots a created or stopped instance.
 func (d *Driver) Start(ctx context.Context, id string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.rec.State == stateRunning {
 		return nil
 	}
 	if in.rec.Spec.Root.Path == "" {
-		return invalidState("start", id, "it has no root volume")
+		return d.invalidState("start", id, "it has no root volume")
 	}
 	if err := d.boot(ctx, in); err != nil {
 		if rerr := d.release(context.WithoutCancel(ctx), in, false); rerr != nil {
@@ -68,11 +68,11 @@ func (d *Driver) Start(ctx context.Context, id string) error {
 // and given StopTimeout, then killed; force kills it at once. Its devices are
 // released and its instance-store volumes emptied.
 func (d *Driver) Stop(ctx context.Context, id string, force bool) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	switch in.rec.State {
 	case stateStopped:
 		return nil
@@ -102,13 +102,13 @@ func (d *Driver) Stop(ctx context.Context, id string, force bool) error {
 // the guest is asked (busybox's reboot signal), then a new container starts on
 // the same mounts and devices.
 func (d *Driver) Reboot(ctx context.Context, id string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if in.rec.State != stateRunning {
-		return invalidState("reboot", id, "it is "+in.rec.State)
+		return d.invalidState("reboot", id, "it is "+in.rec.State)
 	}
 	// Should strato stop half-way, the next one sees a reboot and finishes it.
 	if err := writeExitReason(in, reasonReboot); err != nil {
@@ -288,15 +288,13 @@ func (d *Driver) ask(pidfd int, sig unix.Signal) bool {
 
 // exited is called by the watcher of one boot when the container's init ends.
 func (d *Driver) exited(id string, boot uint64) {
-	d.mu.Lock()
-	in := d.instances[id]
-	d.mu.Unlock()
-	if in == nil {
+	in, ok := d.table.Get(id)
+	if !ok {
 		return
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.gone || in.boot != boot || in.rec.State != stateRunning {
+	in.Lock()
+	defer in.Unlock()
+	if in.Gone() || in.boot != boot || in.rec.State != stateRunning {
 		return // the driver ended it itself, or it was destroyed
 	}
 	d.ended(context.Background(), in)

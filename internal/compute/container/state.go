@@ -18,7 +18,6 @@ const (
 	stateCreated = "created"
 	stateRunning = "running"
 	stateStopped = "stopped"
-	stateGone    = "gone"
 )
 
 // record is what the driver keeps about an instance in DIR/ID/state.json. It
@@ -59,9 +58,7 @@ func (d *Driver) save(in *instance) error {
 	if err := host.SaveRecord(in.dir, in.rec); err != nil {
 		return fmt.Errorf("compute container: %w", err)
 	}
-	d.mu.Lock()
-	in.status = in.rec.runtime()
-	d.mu.Unlock()
+	d.table.Publish(in, in.rec.runtime())
 	return nil
 }
 

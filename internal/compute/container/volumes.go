@@ -18,11 +18,11 @@ import (
 // from the next start to a stopped one. The root device name takes the
 // volume as the new root while the root volume is detached.
 func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDevice) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	if err := usable(dev); err != nil {
 		return fmt.Errorf("compute container: attach to %s: %w", id, err)
 	}
@@ -38,7 +38,7 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 	}
 	if asRoot {
 		if in.rec.State == stateRunning {
-			return invalidState("attach", id, "a root volume cannot be attached to a running instance")
+			return d.invalidState("attach", id, "a root volume cannot be attached to a running instance")
 		}
 		spec.Root = dev
 		return d.save(in)
@@ -55,16 +55,16 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 // DetachVolume detaches the volume at a device name; none there is a no-op.
 // A running instance's root volume stays.
 func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
-	in, err := d.lock(ctx, id)
+	in, err := d.table.Lock(ctx, id)
 	if err != nil {
 		return err
 	}
-	defer in.mu.Unlock()
+	defer in.Unlock()
 	spec := &in.rec.Spec
 	guest := host.GuestName(device)
 	if spec.Root.Path != "" && (guest == host.RootGuestName(spec.Root.Device) || device == spec.Root.Device) {
 		if in.rec.State == stateRunning {
-			return invalidState("detach", id, "the root volume of a running instance")
+			return d.invalidState("detach", id, "the root volume of a running instance")
 		}
 		spec.Root = cloud.BlockDevice{Device: spec.Root.Device}
 		return d.save(in)
