@@ -148,16 +148,8 @@ func (d *Driver) Name() string { return Name }
 // Create makes the instance's directory and record and, for an instance-store
 // root, its copy of the image; nothing runs yet.
 func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
-	if err := ctx.Err(); err != nil {
+	if err := d.table.CheckCreate(ctx, spec, usable); err != nil {
 		return err
-	}
-	if !host.IsInstanceID(spec.ID) {
-		return fmt.Errorf("compute container: create: %w: bad instance ID %q", compute.ErrInvalidState, spec.ID)
-	}
-	for _, b := range append([]cloud.BlockDevice{spec.Root}, spec.Devices...) {
-		if err := usable(b); err != nil {
-			return fmt.Errorf("compute container: create %s: %w", spec.ID, err)
-		}
 	}
 	in, added := d.table.Add(spec.ID, &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)})
 	if !added {

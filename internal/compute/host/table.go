@@ -145,3 +145,20 @@ func (t *Table[P]) NotFound(id string) error {
 func (t *Table[P]) InvalidState(op, id, why string) error {
 	return fmt.Errorf("%s: %s %s: %w: %s", t.driver, op, id, compute.ErrInvalidState, why)
 }
+
+// CheckCreate is what every Create checks before it makes anything: the ID is an
+// instance ID (it names a directory) and the driver can use each of the spec's volumes.
+func (t *Table[P]) CheckCreate(ctx context.Context, spec cloud.InstanceSpec, usable func(cloud.BlockDevice) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !IsInstanceID(spec.ID) {
+		return fmt.Errorf("%s: create: %w: bad instance ID %q", t.driver, compute.ErrInvalidState, spec.ID)
+	}
+	for _, b := range append([]cloud.BlockDevice{spec.Root}, spec.Devices...) {
+		if err := usable(b); err != nil {
+			return fmt.Errorf("%s: create %s: %w", t.driver, spec.ID, err)
+		}
+	}
+	return nil
+}
