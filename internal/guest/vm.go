@@ -36,6 +36,8 @@ type vmSystem interface {
 	Sync()
 	// Reboot is reboot(2) with a LINUX_REBOOT_CMD_*.
 	Reboot(cmd int) error
+	// RandomReady says whether the kernel's random number generator is initialized.
+	RandomReady() bool
 }
 
 // fsInfo is what VM mode needs to know of the file system at a path.
@@ -79,6 +81,12 @@ func (kernelSystem) Stat(path string) (fsInfo, error) {
 }
 
 func (kernelSystem) Sync() { unix.Sync() }
+
+func (kernelSystem) RandomReady() bool {
+	var b [1]byte
+	_, err := unix.Getrandom(b[:], unix.GRND_NONBLOCK)
+	return err != unix.EAGAIN
+}
 
 func (kernelSystem) Reboot(cmd int) error {
 	if os.Getpid() != 1 {
@@ -163,6 +171,13 @@ func (g *Guest) vmEarly() {
 			_ = os.Symlink(target, g.path(name))
 		}
 	}
+	// Until the kernel's random number generator is initialized, getrandom(2) blocks:
+	// SSH host keys and DHCP transaction IDs wait for it. Without RDRAND (QEMU's TCG
+	// with its default CPU) or a virtio-rng device that took 3 minutes under TCG here,
+	// so say why the boot is slow.
+	if !sys.RandomReady() {
+		g.logf("vm: the kernel's random number generator is not ready (no RDRAND, no virtio-rng?): SSH host keys and DHCP wait for it")
+	}
 	// The kernel's default for Ctrl-Alt-Del (QEMU's sendkey ctrl-alt-delete) is an
 	// immediate reset; with it off, init gets SIGINT and shuts down cleanly.
 	if err := sys.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
@@ -195,15 +210,30 @@ func (g *Guest) startVM(ctx context.Context) {
 	}()
 }
 
-// stopVM ends the watcher and every DHCP client; idempotent.
+// stopVM ends the watcher and every DHCP client; idempotent. The wait is bounded: a
+// DHCP exchange that waits for the kernel's random number generator (the library
+// takes its transaction ID from getrandom(2), for up to 2 minutes, without a context)
+// must not hold up a shutdown.
 func (g *Guest) stopVM() {
 	g.vm.stopOnce.Do(func() {
 		if g.vm.stop != nil {
 			g.vm.stop()
 		}
-		g.vm.done.Wait()
+		done := make(chan struct{})
+		go func() {
+			g.vm.done.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(vmStopWait):
+			g.logf("vm: the device watcher did not stop within %s; going on", vmStopWait)
+		}
 	})
 }
+
+// vmStopWait bounds stopVM's wait.
+const vmStopWait = 5 * time.Second
 
 // waitForNetwork holds the boot until eth0 has its DHCP lease, so that the metadata
 // service's retries do not run out while the network is still coming up; after

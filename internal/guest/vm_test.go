@@ -26,8 +26,10 @@ type fakeSystem struct {
 	// ext4 (device 1).
 	fs map[string]fsInfo
 	// busy paths refuse to be unmounted.
-	busy  map[string]bool
-	calls []string
+	busy map[string]bool
+	// noRandom: the kernel's random number generator is not initialized yet.
+	noRandom bool
+	calls    []string
 }
 
 func (f *fakeSystem) rel(path string) string {
@@ -61,6 +63,8 @@ func (f *fakeSystem) Stat(path string) (fsInfo, error) {
 }
 
 func (f *fakeSystem) Sync() { f.record("sync") }
+
+func (f *fakeSystem) RandomReady() bool { return !f.noRandom }
 
 func (f *fakeSystem) Reboot(cmd int) error {
 	name := map[int]string{unix.LINUX_REBOOT_CMD_CAD_OFF: "cad-off", unix.LINUX_REBOOT_CMD_POWER_OFF: "power-off",
@@ -114,10 +118,11 @@ func newVMGuest(t *testing.T, root string, cfg Config) (*Guest, *fakeSystem, *sy
 
 func TestVMEarlyMountsWhatIsMissing(t *testing.T) {
 	root := newRoot(t)
-	g, sys, _ := newVMGuest(t, root, Config{})
+	g, sys, console := newVMGuest(t, root, Config{})
 	sys.fs["/"] = fsInfo{Magic: unix.EXT4_SUPER_MAGIC, Dev: 1, ReadOnly: true}
 	// The initramfs moved /proc over; /sys is an empty directory of the root.
 	sys.fs["/proc"] = fsInfo{Magic: unix.PROC_SUPER_MAGIC, Dev: 4}
+	sys.noRandom = true
 	g.vmEarly()
 	want := []string{
 		"mount - / remount -",
@@ -131,6 +136,7 @@ func TestVMEarlyMountsWhatIsMissing(t *testing.T) {
 	if got := sys.log(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	assertContains(t, "console", console.String(), "random number generator is not ready")
 	if target, _ := os.Readlink(filepath.Join(root, "dev/fd")); target != "/proc/self/fd" {
 		t.Errorf("/dev/fd -> %q", target)
 	}
