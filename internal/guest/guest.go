@@ -70,6 +70,13 @@ type Config struct {
 	Console io.Writer
 	// ShutdownGrace is how long processes get between SIGTERM and SIGKILL (default 3 s).
 	ShutdownGrace time.Duration
+	// VM is set when the helper is a virtual machine's init (vm.go): it mounts the API
+	// file systems, names the disks, configures the network by DHCP, and ends a
+	// shutdown with reboot(2) instead of an exit. Set PID1 with it.
+	VM bool
+	// NetworkTimeout bounds how long a VM's boot waits for eth0's DHCP lease before
+	// reading the metadata service (default 120 s: TCG guests are slow).
+	NetworkTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -98,6 +105,9 @@ func (c *Config) setDefaults() {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 3 * time.Second
 	}
+	if c.NetworkTimeout == 0 {
+		c.NetworkTimeout = 120 * time.Second
+	}
 }
 
 // Guest is one boot of the helper.
@@ -106,6 +116,12 @@ type Guest struct {
 	cfg     Config
 	console *console
 	started time.Time
+
+	// vm is VM mode's state (nil in a container).
+	vm *vmState
+	// shutdownReq asks Run to shut down for a reason found by other means than a
+	// signal (a VM's power button).
+	shutdownReq chan string
 
 	mu      sync.Mutex
 	ssh     *SSHServer // the in-process server, when running
@@ -116,7 +132,21 @@ type Guest struct {
 // New prepares a boot; nothing is changed until Boot.
 func New(cfg Config) *Guest {
 	cfg.setDefaults()
-	return &Guest{rootFS: rootFS(cfg.Root), cfg: cfg, console: newConsole(cfg.Console), started: time.Now()}
+	g := &Guest{rootFS: rootFS(cfg.Root), cfg: cfg, console: newConsole(cfg.Console), started: time.Now(),
+		shutdownReq: make(chan string, 1)}
+	if cfg.VM {
+		g.vm = &vmState{sys: kernelSystem{}, openUevents: openUevents}
+		g.vm.network = newVMNetwork(g.path("/etc/resolv.conf"), g.logf)
+	}
+	return g
+}
+
+// requestShutdown asks Run to shut down; a request while one is pending is dropped.
+func (g *Guest) requestShutdown(reason string) {
+	select {
+	case g.shutdownReq <- reason:
+	default:
+	}
 }
 
 // logf prints one line of the helper's own on the console.
@@ -132,10 +162,12 @@ func (g *Guest) Boot(ctx context.Context) error {
 		g.console.tee(f)
 	}
 	g.logf("strato guest init running at %s (pid %d)", time.Now().UTC().Format(time.RFC1123), os.Getpid())
-	if err := os.MkdirAll(filepath.Dir(g.path(ExitReasonPath)), 0o755); err != nil {
-		g.logf("cannot make %s: %v", filepath.Dir(ExitReasonPath), err)
+	if !g.cfg.VM {
+		if err := os.MkdirAll(filepath.Dir(g.path(ExitReasonPath)), 0o755); err != nil {
+			g.logf("cannot make %s: %v", filepath.Dir(ExitReasonPath), err)
+		}
+		os.Remove(g.path(ExitReasonPath))
 	}
-	os.Remove(g.path(ExitReasonPath))
 
 	md, err := g.fetchMetadata(ctx)
 	if err != nil {
@@ -180,6 +212,19 @@ func (c *console) tee(w io.Writer) {
 	c.mu.Lock()
 	c.out = append(c.out, w)
 	c.mu.Unlock()
+}
+
+// closeFiles closes and drops the files tee added, keeping the console itself: a VM's
+// shutdown must close its log file before / can be remounted read-only.
+func (c *console) closeFiles() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.out[1:] {
+		if f, ok := w.(io.Closer); ok {
+			_ = f.Close()
+		}
+	}
+	c.out = c.out[:1]
 }
 
 func (c *console) Write(p []byte) (int, error) {

@@ -16,7 +16,8 @@ import (
 // so the helper is also lsblk (a multi-call binary: cmd/strato runs Lsblk when started
 // under that name). It lists the block device nodes of /dev, which in a container
 // instance are exactly the instance's volumes, named as the mapping asked (xvdf), even
-// though the kernel knows them as loop devices.
+// though the kernel knows them as loop devices. In a VM the nodes are the kernel's
+// (vda, vdb1); the helper's /dev/xvdX links to them (vmdisks.go) give the names shown.
 
 // BlockSources are the places lsblk reads; tests point them at fakes.
 type BlockSources struct {
@@ -39,7 +40,9 @@ func (s *BlockSources) setDefaults() {
 
 // blockDevice is one row of lsblk (and its partitions).
 type blockDevice struct {
-	Name         string
+	Name string
+	// Kernel is the node's own name when Name is a link's (vdb for xvdf in a VM).
+	Kernel       string
 	Major, Minor uint32
 	Size         int64
 	Removable    bool
@@ -63,6 +66,7 @@ func listBlockDevices(src BlockSources) ([]*blockDevice, error) {
 		return nil, err
 	}
 	mounts := readMountInfo(src.MountInfo)
+	aliases := xvdAliases(src.Dev, entries)
 	seen := map[uint64]bool{}
 	var all []*blockDevice
 	for _, e := range entries {
@@ -80,6 +84,9 @@ func listBlockDevices(src BlockSources) ([]*blockDevice, error) {
 		}
 		seen[rdev] = true
 		d := &blockDevice{Name: e.Name(), Major: unix.Major(rdev), Minor: unix.Minor(rdev)}
+		if alias := aliases[rdev]; alias != "" {
+			d.Name, d.Kernel = alias, e.Name()
+		}
 		sys := filepath.Join(src.Sys, "dev", "block", d.majMin())
 		d.Size = deviceSize(path, sys)
 		d.ReadOnly = readSysInt(filepath.Join(sys, "ro")) == 1
@@ -128,6 +135,23 @@ func nest(all []*blockDevice, sysRoot string) []*blockDevice {
 		parent.Parts = append(parent.Parts, d)
 	}
 	return top
+}
+
+// xvdAliases maps device numbers to the names of the /dev/xvd* links to their nodes:
+// a VM's disks are listed under the names EC2 users know them by.
+func xvdAliases(dev string, entries []os.DirEntry) map[uint64]string {
+	out := map[uint64]string{}
+	for _, e := range entries {
+		if e.Type()&os.ModeSymlink == 0 || !strings.HasPrefix(e.Name(), "xvd") {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join(dev, e.Name()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+			continue
+		}
+		out[uint64(st.Rdev)] = e.Name()
+	}
+	return out
 }
 
 func partitionParent(d *blockDevice, byName map[string]*blockDevice) *blockDevice {

@@ -77,7 +77,7 @@ func Lsblk(args []string, stdout, stderr io.Writer, src BlockSources) int {
 
 func findDevice(devs []*blockDevice, name string) *blockDevice {
 	for _, d := range devs {
-		if d.Name == name {
+		if d.Name == name || (d.Kernel != "" && d.Kernel == name) {
 			return d
 		}
 		if p := findDevice(d.Parts, name); p != nil {

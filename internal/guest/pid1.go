@@ -31,22 +31,37 @@ var shutdownSignals = []os.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGI
 
 // Run boots the instance and then serves as its init until a shutdown signal; it
 // returns the exit reason after Shutdown. Boot runs alongside the signal handling, so a
-// poweroff during a long user-data script is honoured at once.
+// poweroff during a long user-data script is honoured at once. In VM mode the API file
+// systems are mounted first, the device watcher runs beside the boot, the boot waits
+// for eth0's lease, and a shutdown ends in reboot(2) (Run returns only if that fails).
 func (g *Guest) Run(ctx context.Context) string {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, shutdownSignals...)
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { _ = g.Boot(ctx) }()
+	if g.vm != nil {
+		g.vmEarly()
+		g.startVM(ctx)
+	}
+	go func() {
+		if g.vm != nil {
+			g.waitForNetwork(ctx)
+		}
+		_ = g.Boot(ctx)
+	}()
 	for {
 		select {
 		case sig := <-sigs:
-			reason := reasonFor(sig)
+			reason := g.reasonFor(sig)
 			if reason == "" {
 				continue
 			}
 			g.logf("received %s: %s", unix.SignalName(sig.(syscall.Signal)), reason)
+			cancel()
+			g.Shutdown(reason)
+			return reason
+		case reason := <-g.shutdownReq:
 			cancel()
 			g.Shutdown(reason)
 			return reason
@@ -58,16 +73,28 @@ func (g *Guest) Run(ctx context.Context) string {
 	}
 }
 
+// reasonFor is the shutdown a signal asks for, as a container's or a VM's init.
+func (g *Guest) reasonFor(sig os.Signal) string {
+	if g.cfg.VM {
+		return vmReasonFor(sig)
+	}
+	return reasonFor(sig)
+}
+
 // Shutdown writes the exit reason for the container driver, stops SSH, ends every
 // process (SIGTERM, a grace period, SIGKILL), and syncs the file systems. As PID 1 it
-// signals every process of the namespace; otherwise only the children it started.
+// signals every process of the namespace; otherwise only the children it started. In
+// VM mode there is no driver to read a file: it unmounts, and powers off or restarts
+// the machine (vmPowerOff).
 func (g *Guest) Shutdown(reason string) {
 	g.mu.Lock()
 	g.stopped = true
 	server, sshd := g.ssh, g.sshd
 	g.mu.Unlock()
-	if err := writeFileSync(g.path(ExitReasonPath), []byte(reason+"\n")); err != nil {
-		g.logf("cannot record the exit reason: %v", err)
+	if g.vm == nil {
+		if err := writeFileSync(g.path(ExitReasonPath), []byte(reason+"\n")); err != nil {
+			g.logf("cannot record the exit reason: %v", err)
+		}
 	}
 	if server != nil {
 		server.Close()
@@ -88,6 +115,10 @@ func (g *Guest) Shutdown(reason string) {
 		}
 	}
 	unix.Sync()
+	if g.vm != nil {
+		g.vmPowerOff(reason)
+		return
+	}
 	g.logf("%s: file systems synced; exiting", reason)
 }
 
