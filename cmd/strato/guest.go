@@ -14,7 +14,8 @@ import (
 // driver copies this binary to /.strato/strato). It configures the instance as
 // cloud-init would and serves as init until a shutdown signal, then exits 0 with the
 // reason in /.strato/run/exit-reason. With --vm it is a virtual machine's init (the
-// initramfs starts /usr/local/sbin/strato guest-init --vm): it also mounts, names the
+// initramfs starts /sbin/init, in the minimal image a link to the helper, which runs
+// as guest-init --vm under that name): it also mounts, names the
 // disks, runs DHCP, and ends with reboot(2) instead of an exit.
 func guestInit(args []string) error {
 	fs := flag.NewFlagSet("strato guest-init", flag.ExitOnError)
@@ -59,5 +60,11 @@ func multiCall() {
 	switch filepath.Base(os.Args[0]) {
 	case "lsblk":
 		os.Exit(guest.Lsblk(os.Args[1:], os.Stdout, os.Stderr, guest.BlockSources{}))
+	case "init":
+		// The minimal image's /sbin/init: a virtual machine's kernel starts it.
+		if err := guestInit([]string{"--vm"}); err != nil {
+			fmt.Fprintln(os.Stderr, "strato:", err)
+			os.Exit(1)
+		}
 	}
 }

@@ -24,7 +24,7 @@ const MinimalUser = "ec2-user"
 // when helper is not empty, that binary (strato's instance helper) as
 // /usr/local/sbin/strato. It takes a second or so.
 func MinimalRoot(ctx context.Context, dir, helper string) error {
-	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "usr/local/sbin", "etc/init.d", "dev", "proc", "sys",
+	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "usr/local/sbin", "etc", "dev", "proc", "sys",
 		"tmp", "run", "root", "var/log", "home/" + MinimalUser, "mnt"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
@@ -67,18 +67,12 @@ func MinimalRoot(ctx context.Context, dir, helper string) error {
 		"etc/hosts":    "127.0.0.1 localhost\n::1 localhost\n",
 		"etc/os-release": "NAME=\"strato minimal\"\nID=strato-minimal\nPRETTY_NAME=\"strato minimal (busybox)\"\n" +
 			"HOME_URL=\"https://github.com/strato\"\n",
-		"etc/inittab": "::sysinit:/etc/init.d/rcS\n::respawn:/sbin/getty -L 115200 console vt100\n" +
-			"::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/umount -a -r\n",
-		"etc/init.d/rcS": "#!/bin/sh\nmount -t proc proc /proc\nmount -t sysfs sysfs /sys\nmount -t tmpfs tmpfs /run\n" +
-			"[ -x /usr/local/sbin/strato ] && /usr/local/sbin/strato guest-init &\nexit 0\n",
 	}
 	for name, content := range files {
 		mode := os.FileMode(0o644)
 		switch name {
 		case "etc/shadow":
 			mode = 0o640
-		case "etc/init.d/rcS":
-			mode = 0o755
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), mode); err != nil {
 			return err
@@ -88,12 +82,25 @@ func MinimalRoot(ctx context.Context, dir, helper string) error {
 		return err
 	}
 	if helper != "" {
-		if err := copyFile(helper, filepath.Join(dir, "usr/local/sbin/strato"), 0o755); err != nil {
+		if err := copyFile(helper, filepath.Join(dir, MinimalHelperPath), 0o755); err != nil {
 			return fmt.Errorf("imagebuild: instance helper: %w", err)
+		}
+		// Booted as a virtual machine, the kernel (through the initramfs) starts
+		// /sbin/init: the helper, which runs as `strato guest-init --vm` under that
+		// name. The container driver starts its own copy of the helper instead.
+		initLink := filepath.Join(dir, "sbin/init")
+		if err := os.Remove(initLink); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		if err := os.Symlink("/"+MinimalHelperPath, initLink); err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// MinimalHelperPath is where the minimal image holds the instance helper.
+const MinimalHelperPath = "usr/local/sbin/strato"
 
 func copyFile(from, to string, mode os.FileMode) error {
 	src, err := os.Open(from)
