@@ -3,6 +3,7 @@ package vpcnet
 import (
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,15 +47,73 @@ func TestNATGatewayTakesPrivateSubnetsOut(t *testing.T) {
 	v.apply()
 	mustBeDropped(t, p.netns, addrPort(host, 7100))
 
-	// Deleted: its namespace and interface go.
+	// Deleted: its next hop goes from the router.
+	router := f.n.routerNamespace(v.policy.ID)
+	if got := natNeighbours(t, router); !slices.Equal(got, []netip.Addr{netip.MustParseAddr("10.0.1.100")}) {
+		t.Fatalf("next hops on the uplink: %v, want the NAT gateway's address", got)
+	}
 	v.routes("private", route("0.0.0.0/0", netpolicy.TargetBlackhole, ""))
 	v.policy.NATGateways = nil
 	delete(v.policy.Public, eip)
 	v.apply()
-	if ok, _ := isNamespaceFile(f.n.natNamespace(nat)); ok {
-		t.Fatalf("the namespace of %s is still there", nat)
+	if got := natNeighbours(t, router); len(got) != 0 {
+		t.Fatalf("next hops %v of %s are still there", got, nat)
 	}
 	mustBeDropped(t, p.netns, addrPort(host, 7100))
+}
+
+// natNeighbours are the permanent neighbour entries on a router's uplink: the NAT
+// gateways' next hops.
+func natNeighbours(t *testing.T, router string) []netip.Addr {
+	t.Helper()
+	var out []netip.Addr
+	if err := withHandle(router, func(h *netlink.Handle) error {
+		l, err := h.LinkByName(routerUplink)
+		if err != nil {
+			return err
+		}
+		neighs, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_V4)
+		for _, nb := range neighs {
+			if nb.State&netlink.NUD_PERMANENT != 0 {
+				a, _ := netip.AddrFromSlice(nb.IP.To4())
+				out = append(out, a)
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A NAT gateway namespace an earlier version made goes when its VPC's policy is set;
+// another VPC's stays.
+func TestNATGatewayNamespacesOfEarlierVersionsGo(t *testing.T) {
+	f := newFixture(t, nil)
+	v := f.newVPC("10.0.0.0/16")
+	mine, others := f.n.natNamespace(newID(t, "nat")), f.n.natNamespace(newID(t, "nat"))
+	for ns, owner := range map[string]string{mine: v.policy.ID, others: newID(t, "vpc")} {
+		if err := ensureNamespace(ns); err != nil {
+			t.Fatal(err)
+		}
+		if err := withHandle(ns, func(h *netlink.Handle) error {
+			lo, err := h.LinkByName("lo")
+			if err != nil {
+				return err
+			}
+			return h.LinkSetAlias(lo, owner)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { removeNamespace(others) })
+	v.apply()
+	if ok, _ := isNamespaceFile(mine); ok {
+		t.Error("the VPC's old NAT gateway namespace is still there")
+	}
+	if ok, _ := isNamespaceFile(others); !ok {
+		t.Error("another VPC's NAT gateway namespace went")
+	}
 }
 
 // Peering carries traffic only where both sides route to it; it is never transitive: a

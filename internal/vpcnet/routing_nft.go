@@ -12,8 +12,7 @@ import (
 // Names routing adds to a VPC table.
 const (
 	chainTransit    = "transit"
-	setNoSrcDstChk  = "nocheck"  // interface links with source/dest check off
-	setNATLinks     = "natlinks" // NAT gateways' interface links
+	setNoSrcDstChk  = "nocheck" // interface links with source/dest check off
 	transitPriority = -20
 )
 
@@ -21,37 +20,33 @@ const (
 //
 //   - The destination half of the source/destination check (EC2's SourceDestCheck): an
 //     interface receives only what is addressed to it. Interfaces with the check off
-//     (appliances), NAT gateways' interfaces (which forward by design) and interfaces
-//     with delegated prefixes are exempt: their links go in the set "nocheck". (The
-//     source half is the anti-spoofing set in nft.go, made from the same policy.)
+//     (appliances) and interfaces with delegated prefixes are exempt: their links go in
+//     the set "nocheck". (The source half is the anti-spoofing set in nft.go, made from
+//     the same policy.)
 //   - The transit chain (forward, priority -20), which drops what AWS never forwards:
 //     anything between the uplink and the VPC when no internet gateway is attached, and
 //     anything that would make a peering transitive — from a peering link out by the
-//     uplink, another peering link, a NAT gateway's interface or the endpoint link, and
-//     the reverse.
+//     uplink, another peering link or the endpoint link, and the reverse. (A peering
+//     cannot reach a NAT gateway: what comes in by a peering link follows the local
+//     route only, and NAT gateways are next hops of route tables, natgw.go.)
 //
 // Before the VPC's first policy (after a restart, until it is pushed again) there is no
 // policy to say which interfaces are exempt or whether an internet gateway is attached:
 // only the name-based rules are written, and the routes the kernel kept decide the rest.
 func addRoutingChains(c *nftables.Conn, table *nftables.Table, st vpcTableState) error {
-	exempt, natLinks := []nftables.SetElement{}, []nftables.SetElement{}
+	exempt := []nftables.SetElement{}
 	if p := st.policy; p != nil {
 		for _, iface := range p.Interfaces {
-			link := eniLink(iface.ID)
 			if iface.Kind == netpolicy.InterfaceNATGateway {
-				natLinks = append(natLinks, nftables.SetElement{Key: ifnameKey(link)})
+				continue // no link
 			}
-			if !iface.SourceDestCheck || iface.Kind == netpolicy.InterfaceNATGateway || len(iface.Prefixes) > 0 {
-				exempt = append(exempt, nftables.SetElement{Key: ifnameKey(link)})
+			if !iface.SourceDestCheck || len(iface.Prefixes) > 0 {
+				exempt = append(exempt, nftables.SetElement{Key: ifnameKey(eniLink(iface.ID))})
 			}
 		}
 	}
 	noCheck := &nftables.Set{Table: table, Name: setNoSrcDstChk, KeyType: nftables.TypeIFName}
 	if err := c.AddSet(noCheck, exempt); err != nil {
-		return err
-	}
-	nat := &nftables.Set{Table: table, Name: setNATLinks, KeyType: nftables.TypeIFName}
-	if err := c.AddSet(nat, natLinks); err != nil {
 		return err
 	}
 	addApplianceChains(c, table, st)
@@ -82,10 +77,6 @@ func addRoutingChains(c *nftables.Conn, table *nftables.Table, st vpcTableState)
 		matchIfname(expr.MetaKeyOIFNAME, routerUplink),
 		matchIfnamePrefix(expr.MetaKeyOIFNAME, peeringLinkPrefix),
 		matchIfname(expr.MetaKeyOIFNAME, routerEndpointLink),
-		{
-			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-			&expr.Lookup{SourceRegister: 1, SetName: nat.Name, SetID: nat.ID},
-		},
 	}
 	for _, out := range beyond {
 		drop(matchIfnamePrefix(expr.MetaKeyIIFNAME, peeringLinkPrefix), out)
@@ -93,10 +84,6 @@ func addRoutingChains(c *nftables.Conn, table *nftables.Table, st vpcTableState)
 	for _, in := range [][]expr.Any{
 		matchIfname(expr.MetaKeyIIFNAME, routerUplink),
 		matchIfname(expr.MetaKeyIIFNAME, routerEndpointLink),
-		{
-			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-			&expr.Lookup{SourceRegister: 1, SetName: nat.Name, SetID: nat.ID},
-		},
 	} {
 		drop(in, matchIfnamePrefix(expr.MetaKeyOIFNAME, peeringLinkPrefix))
 	}
