@@ -138,3 +138,27 @@ func waitForLines(t *testing.T, path string, patterns ...string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Where the NAT gateway's subnet routes a service's prefix list to a gateway endpoint,
+// what a private subnet sends there through the NAT gateway reaches the service from the
+// NAT gateway's private address, not by the internet gateway.
+func TestNATGatewayFollowsItsSubnetsEndpointRoute(t *testing.T) {
+	f := newFixture(t, nil)
+	v := f.newVPC("10.0.0.0/16")
+	igw := v.attachIGW()
+	serviceAddr := netip.AddrPortFrom(netip.MustParseAddr("203.0.113.7"), 443)
+	v.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw),
+		route("203.0.113.0/24", netpolicy.TargetEndpoint, newID(t, "vpce")))
+	v.addSubnet("public", "10.0.1.0/24", "public")
+	v.addSubnet("private", "10.0.2.0/24", "private")
+	eip := f.publicAddr(5)
+	nat := v.addNAT("public", "10.0.1.100", eip)
+	v.routes("private", route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
+	p := v.plug("private", "10.0.2.10")
+	v.apply()
+
+	seenService := listenAt(t, f.n.servicesNamespace(), serviceAddr)
+	seenHost := listenAt(t, "", netip.AddrPortFrom(f.hostAddr(), 7100))
+	mustReach(t, p.netns, serviceAddr, seenService, netip.MustParseAddr("10.0.1.100"))
+	mustReach(t, p.netns, addrPort(f.hostAddr(), 7100), seenHost, eip)
+}
