@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"strato/internal/netpolicy"
 )
@@ -28,12 +27,8 @@ import (
 //
 // The ratio to the baseline is the figure that matters, and the machines these run on
 // are shared: each iteration of a path runs the baseline too, just before (not timed),
-// and the path reports the median of those paired ratios as "x-veth". Other processes
-// still move it, so the path also reports "cpu-x-veth": the same ratio of the CPU time
-// this process spent (user and system, which on these kernels includes the softirq work
-// of forwarding the packets through every namespace, done on the sending thread), a
-// measure of what each path costs that other load barely moves. Run -count 5 or more and
-// take the medians.
+// and the path reports the median of those paired ratios as "x-veth". Run -count 5 or
+// more and take the medians.
 
 // BenchmarkRoutingThroughput moves benchBytes of TCP data over one connection per
 // iteration.
@@ -69,8 +64,8 @@ func BenchmarkConnectionRate(b *testing.B) {
 type workload func(b *testing.B, p benchPath) func() time.Duration
 
 // benchPaired runs the workload b.N times on p, each time after one untimed run on the
-// baseline (unless p is the baseline), reports the median ratios of the baseline's time
-// and CPU time to p's, and returns p's total time.
+// baseline (unless p is the baseline), reports the median ratio of the baseline's time to
+// p's, and returns p's total time.
 func benchPaired(b *testing.B, baseline, p benchPath, w workload) time.Duration {
 	run := w(b, p)
 	var runBaseline func() time.Duration
@@ -78,46 +73,26 @@ func benchPaired(b *testing.B, baseline, p benchPath, w workload) time.Duration 
 		runBaseline = w(b, baseline)
 	}
 	var total time.Duration
-	var ratios, cpuRatios []float64
+	var ratios []float64
 	b.ResetTimer()
 	for range b.N {
-		var base, baseCPU time.Duration
+		var base time.Duration
 		if runBaseline != nil {
 			b.StopTimer()
-			cpu := processCPU(b)
 			base = runBaseline()
-			baseCPU = processCPU(b) - cpu
 			b.StartTimer()
 		}
-		cpu := processCPU(b)
 		took := run()
-		tookCPU := processCPU(b) - cpu
 		total += took
 		if runBaseline != nil {
 			ratios = append(ratios, base.Seconds()/took.Seconds())
-			cpuRatios = append(cpuRatios, baseCPU.Seconds()/tookCPU.Seconds())
 		}
 	}
 	if len(ratios) > 0 {
-		b.ReportMetric(medianOf(ratios), "x-veth")
-		b.ReportMetric(medianOf(cpuRatios), "cpu-x-veth")
+		slices.Sort(ratios)
+		b.ReportMetric(ratios[len(ratios)/2], "x-veth")
 	}
 	return total
-}
-
-func medianOf(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// processCPU is the CPU time this process has used (user and system).
-func processCPU(b *testing.B) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 const (
