@@ -69,7 +69,8 @@ type filterInterface struct {
 // filterPlan is the policy indexed for rendering.
 type filterPlan struct {
 	policy     *netpolicy.VPC
-	interfaces []filterInterface // by link name
+	interfaces []filterInterface // by link name; NAT gateways have none
+	nats       []natGateway      // by ID
 	groups     map[string]*netpolicy.SecurityGroup
 	acls       map[string]*netpolicy.NetworkACL
 	subnets    map[string]netpolicy.Subnet
@@ -90,8 +91,12 @@ func newFilterPlan(policy *netpolicy.VPC) *filterPlan {
 	for _, s := range policy.Subnets {
 		p.subnets[s.ID] = s
 	}
+	nats, _ := natGateways(policy) // routing reports those left out
+	for _, id := range slices.Sorted(maps.Keys(nats)) {
+		p.nats = append(p.nats, nats[id])
+	}
 	for _, iface := range policy.Interfaces {
-		if validateID("eni", iface.ID) != nil {
+		if validateID("eni", iface.ID) != nil || iface.Kind == netpolicy.InterfaceNATGateway {
 			continue
 		}
 		p.interfaces = append(p.interfaces, filterInterface{Interface: iface, link: eniLink(iface.ID)})
@@ -133,6 +138,10 @@ type renderer struct {
 	err       error
 	logging   flowLogCoverage
 	logAccept *nftables.Set // flow-logged link → log ACCEPT
+
+	subnetSets map[string]*nftables.Set // subnet ID → the links of its interfaces
+	// The NAT gateways' maps (filter_nat.go); nil without NAT gateways (or logs).
+	natOut, natBack, natLogOut, natLogBack *nftables.Set
 }
 
 func (r *renderer) baseChain(name string, priority int32) *nftables.Chain {

@@ -18,7 +18,8 @@ import (
 // is not checked; others go through the subnet's egress ACL and then the ingress ACL of
 // the destination's subnet. Packets from outside every subnet (uplink, peerings) get only
 // the destination's ingress ACL; packets to outside, only the source's egress ACL. There
-// is no connection-tracking shortcut: every packet is checked, replies too.
+// is no connection-tracking shortcut: every packet is checked, replies too. Packets
+// through a NAT gateway also get its subnet's ACLs (filter_nat.go).
 
 // noACL names the chains of a subnet whose ACL the policy does not describe: they refuse
 // everything, as the "*" rule would.
@@ -37,6 +38,19 @@ func (r *renderer) addACLChains() error {
 	for _, iface := range r.plan.interfaces {
 		bySubnet[iface.SubnetID] = append(bySubnet[iface.SubnetID], iface.link)
 	}
+	r.subnetSets = map[string]*nftables.Set{}
+	for _, subnet := range slices.Sorted(maps.Keys(bySubnet)) {
+		same := &nftables.Set{Table: r.table, Name: "subnet-" + subnet, KeyType: nftables.TypeIFName,
+			KeyByteOrder: binaryutil.NativeEndian}
+		var elems []nftables.SetElement
+		for _, link := range bySubnet[subnet] {
+			elems = append(elems, nftables.SetElement{Key: ifnameKey(link)})
+		}
+		r.addSet(same, elems)
+		r.subnetSets[subnet] = same
+	}
+	r.addNATChains()
+
 	inVerdicts := map[string]*expr.Verdict{}
 	for subnet, links := range bySubnet {
 		for _, link := range links {
@@ -47,23 +61,21 @@ func (r *renderer) addACLChains() error {
 
 	outVerdicts := map[string]*expr.Verdict{}
 	for _, subnet := range slices.Sorted(maps.Keys(bySubnet)) {
-		links := bySubnet[subnet]
 		name := "subnet-" + subnet + "-out"
 		chain := r.chain(name)
-		same := &nftables.Set{Table: r.table, Name: "subnet-" + subnet, KeyType: nftables.TypeIFName,
-			KeyByteOrder: binaryutil.NativeEndian}
-		var elems []nftables.SetElement
-		for _, link := range links {
-			elems = append(elems, nftables.SetElement{Key: ifnameKey(link)})
+		for _, link := range bySubnet[subnet] {
 			outVerdicts[link] = jumpTo(name)
 		}
-		r.addSet(same, elems)
+		same := r.subnetSets[subnet]
 		r.rule(chain, []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 			&expr.Lookup{SourceRegister: 1, SetName: same.Name, SetID: same.ID},
 			&expr.Verdict{Kind: expr.VerdictAccept},
 		})
 		r.rule(chain, []expr.Any{jumpTo(r.subnetACL(subnet) + "-out")})
+		if r.natOut != nil {
+			r.rule(chain, natOutLookup(r.natOut))
+		}
 		r.rule(chain, lookupVerdict(expr.MetaKeyOIFNAME, byLinkIn))
 		r.rule(chain, verdict(expr.VerdictAccept))
 	}
@@ -71,6 +83,9 @@ func (r *renderer) addACLChains() error {
 
 	base := r.baseChain(chainACL, priorityACL)
 	r.rule(base, lookupVerdict(expr.MetaKeyIIFNAME, byLinkOut))
+	if r.natBack != nil {
+		r.rule(base, natBackLookup(r.natBack))
+	}
 	r.rule(base, lookupVerdict(expr.MetaKeyOIFNAME, byLinkIn))
 	return r.err
 }

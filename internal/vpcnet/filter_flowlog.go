@@ -94,12 +94,20 @@ func (r *renderer) logMap(name, chainPrefix, action string, covered map[string]s
 }
 
 // addFlowLogChain adds the last forward chain: it logs the accepted packets of covered
-// interfaces, on the way out of the source's link and into the destination's.
+// interfaces, on the way out of the source's link and into the destination's, and those
+// through covered NAT gateways. Without any, there is no chain: a base chain costs every
+// forwarded packet a hook call.
 func (r *renderer) addFlowLogChain() {
-	chain := r.baseChain(chainFlowLog, priorityFlowLog)
-	if len(r.logging.accept) == 0 {
+	if len(r.logging.accept) == 0 && r.natLogOut == nil {
 		return
 	}
-	r.rule(chain, lookupVerdict(expr.MetaKeyIIFNAME, r.logAccept))
-	r.rule(chain, lookupVerdict(expr.MetaKeyOIFNAME, r.logAccept))
+	chain := r.baseChain(chainFlowLog, priorityFlowLog)
+	if len(r.logging.accept) > 0 {
+		r.rule(chain, lookupVerdict(expr.MetaKeyIIFNAME, r.logAccept))
+		r.rule(chain, lookupVerdict(expr.MetaKeyOIFNAME, r.logAccept))
+	}
+	if r.natLogOut != nil {
+		r.rule(chain, natOutLookup(r.natLogOut))
+		r.rule(chain, natBackLookup(r.natLogBack))
+	}
 }

@@ -125,3 +125,13 @@ func be16(v int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(v)) }
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
 func nativeUint32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+
+// matchCtState matches packets whose conntrack state is one of bits.
+func matchCtState(bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		// conntrack's state is in host order
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: nativeUint32(bits), Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+	}
+}

@@ -176,10 +176,15 @@ func (r *flowLogReader) read() {
 	}
 }
 
-// add counts one logged packet; r.mu is held.
+// add counts one logged packet; r.mu is held. The prefix is "<action> <interface-id>",
+// or "<action> <interface-id> <leg>" for a NAT gateway's (filter_nat.go).
 func (r *flowLogReader) add(m nflogMessage, now time.Time) {
-	action, ifaceID, ok := strings.Cut(strings.TrimSpace(m.Prefix), " ")
-	if !ok || (action != flowlog.Accept && action != flowlog.Reject) {
+	fields := strings.Fields(m.Prefix)
+	if len(fields) < 2 || len(fields) > 3 {
+		return
+	}
+	action, ifaceID := fields[0], fields[1]
+	if action != flowlog.Accept && action != flowlog.Reject {
 		return
 	}
 	targets := r.targets[ifaceID]
@@ -194,7 +199,15 @@ func (r *flowLogReader) add(m nflogMessage, now time.Time) {
 	if at.IsZero() {
 		at = now
 	}
-	p := flowlog.Packet{Interface: ifaceID, Action: action, Ingress: r.ingress(m, ifaceID, ip), Src: ip.Src, Dst: ip.Dst,
+	var ingress bool
+	if len(fields) == 3 {
+		if ingress, ok = r.natLeg(m, fields[2], &ip, targets[0].primary); !ok {
+			return
+		}
+	} else {
+		ingress = r.ingress(m, ifaceID, ip)
+	}
+	p := flowlog.Packet{Interface: ifaceID, Action: action, Ingress: ingress, Src: ip.Src, Dst: ip.Dst,
 		Protocol: ip.Protocol, Length: ip.Length, TCPFlags: ip.TCPFlags, Time: at}
 	if ip.Protocol != 1 && ip.Protocol != 58 { // AWS records ICMP with ports 0
 		p.SrcPort, p.DstPort = ip.SrcPort, ip.DstPort
@@ -223,6 +236,32 @@ func (r *flowLogReader) ingress(m nflogMessage, ifaceID string, ip ipPacket) boo
 		}
 	}
 	return false
+}
+
+// natLeg turns a packet through a NAT gateway into what the NAT gateway's interface saw of
+// it on one leg, and tells whether it was entering the interface there. The packet went
+// out through the NAT gateway when it left the router by a link that is not an
+// interface's (the uplink, the endpoint link); otherwise it is a reply. On the private
+// leg the packet is as the instance sent or receives it; on the public leg the
+// instance's address is the NAT gateway's (its ports are kept: the translation keeps
+// them unless two connections would clash).
+func (r *flowLogReader) natLeg(m nflogMessage, leg string, ip *ipPacket, natAddr netip.Addr) (ingress, ok bool) {
+	out := m.OutDev != 0 && !isInterfaceLink(r.linkName(m.OutDev))
+	switch leg {
+	case natLegPrivate:
+		return out, true
+	case natLegPublic:
+		if !natAddr.IsValid() {
+			return false, false
+		}
+		if out {
+			ip.Src = natAddr
+		} else {
+			ip.Dst = natAddr
+		}
+		return !out, true
+	}
+	return false, false
 }
 
 // linkName is the name of the router's link with an index (cached); r.mu is held.

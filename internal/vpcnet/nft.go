@@ -123,6 +123,9 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 		c.AddRule(natRule(dnat, expr.MetaKeyIIFNAME, offsetDaddr, pubMap, expr.NATTypeDestNAT))
 		snat := c.AddChain(&nftables.Chain{Name: chainSNAT, Table: table, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+		if err := addNATGatewayRules(c, snat, st.policy); err != nil {
+			return err
+		}
 		c.AddRule(natRule(snat, expr.MetaKeyOIFNAME, offsetSaddr, privMap, expr.NATTypeSourceNAT))
 		if err := addFilterChains(c, table, st); err != nil {
 			return err
@@ -155,8 +158,8 @@ func sourceElements(st vpcTableState) []nftables.SetElement {
 		return elems
 	}
 	for _, iface := range st.policy.Interfaces {
-		if validateID("eni", iface.ID) != nil {
-			continue
+		if validateID("eni", iface.ID) != nil || iface.Kind == netpolicy.InterfaceNATGateway {
+			continue // a NAT gateway has no link: it sends nothing the router did not route
 		}
 		link := eniLink(iface.ID)
 		if !iface.SourceDestCheck {

@@ -106,8 +106,7 @@ func (n *Network) plug(p Plug, wire func(router, link string) (int, error)) erro
 }
 
 // wireInterface makes an interface's veth pair (router end link) and configures both
-// ends as p says; it returns the router end's index. Instances' interfaces and NAT
-// gateways' are wired alike.
+// ends as p says; it returns the router end's index.
 func wireInterface(router, link string, p Plug, mac net.HardwareAddr) (int, error) {
 	if err := ensureInterfaceLink(router, link, p, mac); err != nil {
 		return 0, err

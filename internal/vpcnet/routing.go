@@ -38,48 +38,45 @@ const (
 	routeTableRange = 1 << 24
 )
 
-// applyRouting makes the router's rules, routes, NAT gateways, peering links and endpoint
-// link what the VPC's policy says.
+// applyRouting makes the router's rules, routes, NAT gateways' next hops, peering links
+// and endpoint link what the VPC's policy says.
 func (n *Network) applyRouting(router string, policy *netpolicy.VPC) error {
-	changedLinks, err := n.ensureNATGateways(router, policy)
-	if err != nil {
-		return fmt.Errorf("NAT gateways: %w", err)
-	}
-	if changedLinks {
-		// The table lists interface links: the NAT gateways' new ones join it.
-		if err := n.syncVPCTable(router, policy.ID); err != nil {
-			return err
-		}
-	}
 	if err := n.ensurePeerings(router, policy); err != nil {
 		return fmt.Errorf("peering: %w", err)
 	}
 	if err := n.ensureEndpointLink(router, policy); err != nil {
 		return fmt.Errorf("endpoints: %w", err)
 	}
+	nats, errs := natGateways(policy)
+	for _, err := range errs {
+		n.log.Warn("vpcnet: NAT gateway left out", "vpc", policy.ID, "err", err)
+	}
+	// Next hops before the routes through them, so that no packet waits for an ARP
+	// answer that never comes.
+	if err := n.syncNATNeighbours(router, policy, nats); err != nil {
+		return fmt.Errorf("NAT gateways: %w", err)
+	}
 	links, err := routerLinks(router)
 	if err != nil {
 		return err
 	}
 	tables := kernelTables(policy.RouteTables)
-	if err := syncRoutes(router, routeTablesWanted(policy, tables, links, n.peerAddrs(policy))); err != nil {
+	if err := syncRoutes(router, routeTablesWanted(policy, tables, links, n.peerAddrs(policy), nats)); err != nil {
 		return fmt.Errorf("routes: %w", err)
 	}
 	if err := syncRules(router, rulesWanted(policy, tables)); err != nil {
 		return fmt.Errorf("rules: %w", err)
 	}
-	// What goes last: links nobody routes through any more.
-	var errs []error
-	errs = append(errs, n.removeStaleNATGateways(policy))
-	errs = append(errs, n.removeStalePeerings(router, policy))
-	return errors.Join(errs...)
+	// What goes last: links nobody routes through any more, and the NAT gateway
+	// namespaces of earlier versions.
+	return errors.Join(n.removeStalePeerings(router, policy), n.removeNATNamespaces(policy.ID))
 }
 
-// removeRouting removes what routing made for a VPC outside its router namespace: its NAT
-// gateways' namespaces and its link into the services namespace. (Peering links and the
-// rest live in the router and go with it.)
+// removeRouting removes what routing made for a VPC outside its router namespace: its link
+// into the services namespace (and NAT gateway namespaces an earlier version made).
+// Peering links and the rest live in the router and go with it.
 func (n *Network) removeRouting(vpcID string) error {
-	return errors.Join(n.removeNATGatewaysOf(vpcID, nil), n.removeEndpointLink(vpcID))
+	return errors.Join(n.removeNATNamespaces(vpcID), n.removeEndpointLink(vpcID))
 }
 
 // kernelTables numbers route tables: a hash of the ID, so the number is the same after a

@@ -3,10 +3,13 @@ package vpcnet
 import (
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 
 	"strato/internal/netpolicy"
@@ -46,15 +49,73 @@ func TestNATGatewayTakesPrivateSubnetsOut(t *testing.T) {
 	v.apply()
 	mustBeDropped(t, p.netns, addrPort(host, 7100))
 
-	// Deleted: its namespace and interface go.
+	// Deleted: its next hop goes from the router.
+	router := f.n.routerNamespace(v.policy.ID)
+	if got := natNeighbours(t, router); !slices.Equal(got, []netip.Addr{netip.MustParseAddr("10.0.1.100")}) {
+		t.Fatalf("next hops on the uplink: %v, want the NAT gateway's address", got)
+	}
 	v.routes("private", route("0.0.0.0/0", netpolicy.TargetBlackhole, ""))
 	v.policy.NATGateways = nil
 	delete(v.policy.Public, eip)
 	v.apply()
-	if ok, _ := isNamespaceFile(f.n.natNamespace(nat)); ok {
-		t.Fatalf("the namespace of %s is still there", nat)
+	if got := natNeighbours(t, router); len(got) != 0 {
+		t.Fatalf("next hops %v of %s are still there", got, nat)
 	}
 	mustBeDropped(t, p.netns, addrPort(host, 7100))
+}
+
+// natNeighbours are the permanent neighbour entries on a router's uplink: the NAT
+// gateways' next hops.
+func natNeighbours(t *testing.T, router string) []netip.Addr {
+	t.Helper()
+	var out []netip.Addr
+	if err := withHandle(router, func(h *netlink.Handle) error {
+		l, err := h.LinkByName(routerUplink)
+		if err != nil {
+			return err
+		}
+		neighs, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_V4)
+		for _, nb := range neighs {
+			if nb.State&netlink.NUD_PERMANENT != 0 {
+				a, _ := netip.AddrFromSlice(nb.IP.To4())
+				out = append(out, a)
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A NAT gateway namespace an earlier version made goes when its VPC's policy is set;
+// another VPC's stays.
+func TestNATGatewayNamespacesOfEarlierVersionsGo(t *testing.T) {
+	f := newFixture(t, nil)
+	v := f.newVPC("10.0.0.0/16")
+	mine, others := f.n.natNamespace(newID(t, "nat")), f.n.natNamespace(newID(t, "nat"))
+	for ns, owner := range map[string]string{mine: v.policy.ID, others: newID(t, "vpc")} {
+		if err := ensureNamespace(ns); err != nil {
+			t.Fatal(err)
+		}
+		if err := withHandle(ns, func(h *netlink.Handle) error {
+			lo, err := h.LinkByName("lo")
+			if err != nil {
+				return err
+			}
+			return h.LinkSetAlias(lo, owner)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { removeNamespace(others) })
+	v.apply()
+	if ok, _ := isNamespaceFile(mine); ok {
+		t.Error("the VPC's old NAT gateway namespace is still there")
+	}
+	if ok, _ := isNamespaceFile(others); !ok {
+		t.Error("another VPC's NAT gateway namespace went")
+	}
 }
 
 // Peering carries traffic only where both sides route to it; it is never transitive: a
@@ -133,6 +194,68 @@ func TestPeeringNeedsBothSidesAndIsNotTransitive(t *testing.T) {
 		}
 	}
 	mustBeDropped(t, ib.netns, addrPort(ia.ip, 22))
+}
+
+// The transit chain drops what would make a peering transitive even where a route would
+// carry it: with a route in B to C's CIDR by the B–C peering, A's packets to C still stop
+// in B.
+func TestTransitChainDropsWhatARouteWouldCarry(t *testing.T) {
+	f := newFixture(t, nil)
+	a, b, c := f.newVPC("10.0.0.0/16"), f.newVPC("10.1.0.0/16"), f.newVPC("10.2.0.0/16")
+	ab, bc := newID(t, "pcx"), newID(t, "pcx")
+	a.policy.Peerings = []netpolicy.Peering{{ID: ab, PeerVPC: b.policy.ID, PeerCIDRs: b.policy.CIDRs}}
+	b.policy.Peerings = []netpolicy.Peering{
+		{ID: ab, PeerVPC: a.policy.ID, PeerCIDRs: a.policy.CIDRs},
+		{ID: bc, PeerVPC: c.policy.ID, PeerCIDRs: c.policy.CIDRs},
+	}
+	c.policy.Peerings = []netpolicy.Peering{{ID: bc, PeerVPC: b.policy.ID, PeerCIDRs: b.policy.CIDRs}}
+	a.routes("main", route("10.2.0.0/16", netpolicy.TargetPeering, ab))
+	a.addSubnet("a", "10.0.1.0/24", "main")
+	b.routes("main", route("10.2.0.0/16", netpolicy.TargetPeering, bc))
+	b.addSubnet("b", "10.1.1.0/24", "main")
+	c.routes("main", route("10.0.0.0/16", netpolicy.TargetPeering, bc))
+	c.addSubnet("c", "10.2.1.0/24", "main")
+	ia, ic := a.plug("a", "10.0.1.10"), c.plug("c", "10.2.1.10")
+	a.apply()
+	b.apply()
+	c.apply()
+	router := f.n.routerNamespace(b.policy.ID)
+	if err := withHandle(router, func(h *netlink.Handle) error {
+		l, err := h.LinkByName(peeringLink(bc))
+		if err != nil {
+			return err
+		}
+		return h.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("10.2.0.0/16")),
+			Gw: peeringAddr(c.policy.ID).AsSlice(), Flags: int(netlink.FLAG_ONLINK)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := transitDrops(t, router, b.policy.ID, f.n)
+	mustBeDropped(t, ia.netns, addrPort(ic.ip, 22))
+	if after := transitDrops(t, router, b.policy.ID, f.n); after <= before {
+		t.Fatalf("the transit chain dropped nothing (%d packets before, %d after)", before, after)
+	}
+}
+
+// transitDrops counts the packets the VPC router's transit chain dropped.
+func transitDrops(t *testing.T, router, vpcID string, n *Network) uint64 {
+	t.Helper()
+	var total uint64
+	if err := withNftables(router, func(c *nftables.Conn) error {
+		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		rules, err := c.GetRules(table, &nftables.Chain{Name: chainTransit, Table: table})
+		for _, r := range rules {
+			for _, e := range r.Exprs {
+				if counter, ok := e.(*expr.Counter); ok {
+					total += counter.Packets
+				}
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return total
 }
 
 // A route to a gateway endpoint wins over the internet gateway for the service's

@@ -26,43 +26,65 @@ func (r kernelRoute) blackhole() bool { return !r.gw.IsValid() }
 
 // routeTablesWanted renders every route table of the policy as kernel routes, by table
 // number. A target that is not usable here (no internet gateway attached, a link not
-// plugged yet) is a blackhole, as EC2 shows such a route; plugging the link renders the
-// routes again.
-func routeTablesWanted(policy *netpolicy.VPC, tables map[string]int, links map[string]bool, peerAddr map[string]netip.Addr) map[int][]kernelRoute {
+// plugged yet, a NAT gateway left out) is a blackhole, as EC2 shows such a route; plugging
+// the link renders the routes again. A route to a NAT gateway becomes the routes of the NAT
+// gateway's subnet within it (natRoutes).
+func routeTablesWanted(policy *netpolicy.VPC, tables map[string]int, links map[string]bool, peerAddr map[string]netip.Addr,
+	nats map[string]natGateway) map[int][]kernelRoute {
 	out := make(map[int][]kernelRoute, len(tables))
 	for _, rt := range policy.RouteTables {
 		routes := []kernelRoute{}
 		seen := map[netip.Prefix]bool{}
-		for _, r := range rt.Routes {
-			dst := r.Destination.Masked()
-			if !dst.Addr().Is4() || seen[dst] {
-				continue
+		add := func(dst netip.Prefix, gw netip.Addr, link string) {
+			if seen[dst] {
+				return
 			}
 			seen[dst] = true
-			kr := kernelRoute{dst: dst}
-			kr.gw, kr.link = routeTarget(policy, r, peerAddr)
+			kr := kernelRoute{dst: dst, gw: gw, link: link}
 			if kr.link != "" && !links[kr.link] {
 				kr.gw, kr.link = netip.Addr{}, ""
 			}
 			routes = append(routes, kr)
+		}
+		for _, r := range ipv4Routes(rt.Routes) {
+			if r.Target != netpolicy.TargetNATGateway {
+				gw, link := routeTarget(policy, r, peerAddr)
+				add(r.Destination, gw, link)
+				continue
+			}
+			nat, ok := nats[r.TargetID]
+			if !ok {
+				add(r.Destination, netip.Addr{}, "")
+				continue
+			}
+			for _, part := range natRoutes(rt.Routes, r.Destination, routeTableOf(policy, nat.subnet.RouteTable)) {
+				gw, link := natNextHop(policy, nat, part)
+				add(part.Destination, gw, link)
+			}
 		}
 		out[tables[rt.ID]] = routes
 	}
 	return out
 }
 
-// routeTarget is the next hop and link of a route, or nothing for a blackhole.
+// routeTableOf is the routes of the policy's route table with an ID (none when it has no
+// such table).
+func routeTableOf(policy *netpolicy.VPC, id string) []netpolicy.Route {
+	for _, rt := range policy.RouteTables {
+		if rt.ID == id {
+			return rt.Routes
+		}
+	}
+	return nil
+}
+
+// routeTarget is the next hop and link of a route other than to a NAT gateway, or nothing
+// for a blackhole.
 func routeTarget(policy *netpolicy.VPC, r netpolicy.Route, peerAddr map[string]netip.Addr) (netip.Addr, string) {
 	switch r.Target {
 	case netpolicy.TargetInternetGateway:
 		if policy.InternetGateway != "" && r.TargetID == policy.InternetGateway {
 			return uplinkInetAddr, routerUplink
-		}
-	case netpolicy.TargetNATGateway:
-		for _, nat := range policy.NATGateways {
-			if nat.ID == r.TargetID && nat.PrivateIP.Is4() {
-				return nat.PrivateIP, eniLink(nat.InterfaceID)
-			}
 		}
 	case netpolicy.TargetInterface:
 		if iface, ok := interfaceOf(policy, r.TargetID); ok && len(iface.Addresses) > 0 {
@@ -153,6 +175,9 @@ func rulesWanted(policy *netpolicy.VPC, tables map[string]int) []ruleKey {
 		}
 	}
 	for _, iface := range policy.Interfaces {
+		if iface.Kind == netpolicy.InterfaceNATGateway {
+			continue // no link: the router does its forwarding
+		}
 		subnet, ok := subnetOf(policy, iface.SubnetID)
 		if !ok {
 			continue
