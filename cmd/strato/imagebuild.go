@@ -28,13 +28,14 @@ import (
 
 // imageBuild runs `strato image build minimal|debian-12`: it makes the disk on
 // the host, then publishes it as one of the cloud's public base images in every
-// Region.
+// Region. `strato image build vm-kernel` installs the kernel and initramfs the qemu
+// driver boots those images with instead.
 func imageBuild(args []string) error {
 	fs, dir := newFlags("image build")
 	mirror := fs.String("mirror", imagebuild.DebianMirror, "the Debian mirror debootstrap uses (debian-12)")
 	volumeType := fs.String("volume-type", "gp3", "the root volume's type: gp3 or gp2")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: strato image build [flags] minimal|debian-12\n")
+		fmt.Fprintf(fs.Output(), "usage: strato image build [flags] minimal|debian-12|vm-kernel\n")
 		fs.PrintDefaults()
 	}
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
@@ -44,7 +45,10 @@ func imageBuild(args []string) error {
 	fs.Parse(args)
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return fmt.Errorf("image build: say minimal or debian-12")
+		return fmt.Errorf("image build: say minimal, debian-12 or vm-kernel")
+	}
+	if fs.Arg(0) == "vm-kernel" {
+		return vmKernelBuild(*dir)
 	}
 	base, err := imagebuild.BaseFor(fs.Arg(0), time.Now())
 	if err != nil {
@@ -295,4 +299,19 @@ func (o operatorClient) call(ctx context.Context, action string, in, out any) er
 		return fmt.Errorf("strato serve answered %s: %s", resp.Status, data)
 	}
 	return json.Unmarshal(data, out)
+}
+
+// vmKernelBuild is `strato image build vm-kernel`: Debian's cloud kernel, fetched with
+// apt, and strato's initramfs, installed in the data directory for the qemu driver.
+func vmKernelBuild(dataDir string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	files, err := imagebuild.InstallVMBoot(ctx, dataDir, "", imagebuild.HostArchitecture(), os.Stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("installed the VM kernel %s in %v:\n  kernel    %s\n  initramfs %s\n", files.Version,
+		time.Since(start).Round(100*time.Millisecond), files.Kernel, files.Initramfs)
+	return nil
 }

@@ -33,17 +33,7 @@ func missingForVM(t testing.TB, format string, args ...any) {
 // the package (27 MB) from the Debian mirror; later runs need no network.
 func testVMKernel(t testing.TB) VMKernel {
 	t.Helper()
-	if runtime.GOARCH != "amd64" {
-		t.Skipf("the VM tests boot an x86_64 kernel; this host is %s", runtime.GOARCH)
-	}
-	cache := os.Getenv("STRATO_TEST_VMKERNEL_CACHE")
-	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			missingForVM(t, "no cache directory for the VM kernel (set STRATO_TEST_VMKERNEL_CACHE): %v", err)
-		}
-		cache = filepath.Join(dir, "strato-test", "vmkernel")
-	}
+	cache := testVMKernelCache(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
@@ -55,6 +45,22 @@ func testVMKernel(t testing.TB) VMKernel {
 		missingForVM(t, "no VM kernel (needs apt and the Debian mirror): %v", err)
 	}
 	return k
+}
+
+// testVMKernelCache is where the tests keep the kernel package across runs.
+func testVMKernelCache(t testing.TB) string {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the VM tests boot an x86_64 kernel; this host is %s", runtime.GOARCH)
+	}
+	if cache := os.Getenv("STRATO_TEST_VMKERNEL_CACHE"); cache != "" {
+		return cache
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		missingForVM(t, "no cache directory for the VM kernel (set STRATO_TEST_VMKERNEL_CACHE): %v", err)
+	}
+	return filepath.Join(dir, "strato-test", "vmkernel")
 }
 
 // testInitramfs builds the initramfs for k in a test directory.
