@@ -7,8 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-apt_install awscli python3-boto3 openssh-client openssl putty-tools gcc libc6-dev git ca-certificates busybox-static e2fsprogs runc dmsetup util-linux iproute2 wget debootstrap
+apt_install awscli python3-boto3 openssh-client openssl putty-tools gcc libc6-dev git ca-certificates busybox-static e2fsprogs runc dmsetup util-linux iproute2 wget debootstrap qemu-system-x86 cpio lz4
 need_go
+# The VM tests fetch Debian's cloud kernel with apt (then keep it in ~/.cache/strato-test):
+# the package lists must name it.
+if [ "$(dpkg --print-architecture)" = amd64 ] && ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+	apt-get update -qq || die "apt-get update failed"
+fi
 
 say "generated code is up to date"
 go generate ./internal/awsapi/ec2api || die "go generate failed"

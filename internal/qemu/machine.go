@@ -149,6 +149,10 @@ func (m Machine) Args() ([]string, error) {
 		"-qmp", "unix:" + escapeOption(m.QMPSocket) + ",server=on,wait=off",
 		"-pidfile", m.PIDFile,
 		"-daemonize",
+		// Entropy from the host: without it a guest's kernel may wait minutes at boot
+		// for its random number generator (host keys, DHCP transaction IDs).
+		"-object", "rng-random,id=rng,filename=/dev/urandom",
+		"-device", "virtio-rng-pci,rng=rng,bus=pcie.0",
 	}
 	if m.Paused {
 		args = append(args, "-S")

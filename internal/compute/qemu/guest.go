@@ -9,7 +9,8 @@ import (
 )
 
 // PowerOffFromGuest makes the guest power itself off: the ACPI power button pressed
-// without the driver asking, so the guest's own shutdown is what QEMU reports. The
+// without the driver asking (as if by someone at the console), so the guest's own
+// shutdown is what QEMU reports. The
 // driver then reports the instance stopped with ShutdownFromGuest. (A test hook:
 // conformance.GuestEvents.)
 func (d *Driver) PowerOffFromGuest(id string) error {
@@ -21,9 +22,23 @@ func (d *Driver) PowerOffFromGuest(id string) error {
 	if in.run == nil {
 		return d.invalidState("power off the guest of", id, "it is "+in.rec.State)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return in.run.qmp.SystemPowerdown(ctx)
+	// Pressed until the guest is off (or a minute passed): a guest still booting has
+	// nothing listening to the button yet.
+	q := in.run.qmp
+	go func() {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(powerButtonRepeat) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			st, err := q.QueryStatus(ctx)
+			if err == nil && st.Running {
+				err = q.SystemPowerdown(ctx)
+			}
+			cancel()
+			if err != nil || !st.Running {
+				return // off, or QEMU gone
+			}
+		}
+	}()
+	return nil
 }
 
 // Crash kills the instance's QEMU, as a crash would; the driver then reports the

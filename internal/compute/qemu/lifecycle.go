@@ -23,6 +23,10 @@ import (
 	vmm "strato/internal/qemu"
 )
 
+// powerButtonRepeat is how often a stop presses the power button again while the guest
+// has not powered off.
+const powerButtonRepeat = 3 * time.Second
+
 // freePorts is how many root ports a machine keeps free for volumes and interfaces
 // attached while it runs (ports cannot be added to a running machine).
 const freePorts = 8
@@ -382,7 +386,8 @@ func (d *Driver) halt(ctx context.Context, in *instance, force bool) error {
 
 // powerOff presses the power button and waits up to StopTimeout for the guest to
 // power off (QEMU, under -no-shutdown, then sits in "shutdown"); false when it did
-// not.
+// not. The button is pressed again every few seconds: a guest still booting has
+// nothing listening to it yet, and the press is lost.
 func (d *Driver) powerOff(ctx context.Context, m *machine) bool {
 	events, stop := m.qmp.Events("SHUTDOWN")
 	defer stop()
@@ -391,8 +396,14 @@ func (d *Driver) powerOff(ctx context.Context, m *machine) bool {
 	if err := m.qmp.SystemPowerdown(ctx); err != nil {
 		return false
 	}
+	again := time.NewTicker(powerButtonRepeat)
+	defer again.Stop()
 	for {
 		select {
+		case <-again.C:
+			if err := m.qmp.SystemPowerdown(ctx); err != nil {
+				return false
+			}
 		case ev, ok := <-events:
 			if !ok {
 				return true // QEMU went away: off, in any case
