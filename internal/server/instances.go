@@ -15,33 +15,60 @@ import (
 	"strato/internal/compute"
 	"strato/internal/compute/container" // registers the container driver
 	_ "strato/internal/compute/mock"    // the mock driver registers itself
+	"strato/internal/compute/qemu"      // registers the qemu driver
+	"strato/internal/imagebuild"
 	"strato/internal/imds"
+	qemuaccel "strato/internal/qemu"
 	"strato/internal/vpcnet"
 )
 
 // Drivers lists the compute drivers `--driver` accepts.
 var Drivers = []string{"auto", "mock", "container", "qemu"}
 
-// resolveDriver turns --driver into a registered driver's name: auto is
-// container when strato runs as root and runc works, else mock.
-func resolveDriver(name string) (driver, why string, err error) {
+// resolveDriver turns --driver into a registered driver's name, and says how a
+// virtual machine driver boots its machines: auto is qemu when KVM really runs
+// guests here and a VM kernel is installed, else container when strato runs as root
+// and runc works, else mock.
+func resolveDriver(name, dataDir string) (driver, why string, boot compute.VMBoot, err error) {
+	vmBoot := func() (compute.VMBoot, error) {
+		files, ok, err := imagebuild.InstalledVMBoot(dataDir)
+		if err != nil {
+			return compute.VMBoot{}, err
+		}
+		if !ok {
+			return compute.VMBoot{}, errors.New("no VM kernel is installed: run strato image build vm-kernel")
+		}
+		return compute.VMBoot{Kernel: files.Kernel, Initrd: files.Initramfs, Cmdline: imagebuild.VMKernelArgs}, nil
+	}
 	switch name {
 	case "", "auto":
-		if err := container.Available(); err != nil {
-			return "mock", "auto: " + err.Error(), nil
+		if boot, err := vmBoot(); err == nil && qemu.Available(compute.Options{VMBoot: boot}) == nil {
+			if accel, err := qemuaccel.DetectAccel(context.Background()); err == nil && accel.Accel == "kvm" {
+				return "qemu", "auto: " + accel.String(), boot, nil
+			}
 		}
-		return "container", "auto: root and runc work", nil
+		if err := container.Available(); err != nil {
+			return "mock", "auto: " + err.Error(), compute.VMBoot{}, nil
+		}
+		return "container", "auto: root and runc work (no VM with KVM here)", compute.VMBoot{}, nil
 	case "mock":
-		return "mock", "asked for", nil
+		return "mock", "asked for", compute.VMBoot{}, nil
 	case "container":
 		if err := container.Available(); err != nil {
-			return "", "", fmt.Errorf("the container driver cannot run here: %w", err)
+			return "", "", compute.VMBoot{}, fmt.Errorf("the container driver cannot run here: %w", err)
 		}
-		return "container", "asked for", nil
+		return "container", "asked for", compute.VMBoot{}, nil
 	case "qemu":
-		return "", "", errors.New("the qemu driver is not available in this version of strato; use --driver container or mock")
+		boot, err := vmBoot()
+		if err == nil {
+			err = qemu.Available(compute.Options{VMBoot: boot})
+		}
+		if err != nil {
+			return "", "", compute.VMBoot{}, fmt.Errorf("the qemu driver cannot run here: %w", err)
+		}
+		return "qemu", "asked for", boot, nil
 	}
-	return "", "", fmt.Errorf("unknown driver %q (choose one of auto, mock, container, qemu)", name)
+	return "", "", compute.VMBoot{}, fmt.Errorf("unknown driver %q (choose one of auto, mock, container, qemu)", name)
 }
 
 // instanceHost is the compute driver and, for drivers that run real instances,
@@ -54,8 +81,8 @@ type instanceHost struct {
 // openInstanceHost opens the driver; a driver with real instances gets strato's
 // instance network, with the metadata service on 169.254.169.254 of every
 // interface, and the control plane tells that network its public addresses.
-func openInstanceHost(ctx context.Context, c *cloud.Cloud, cfg Config, driver string, log *slog.Logger) (*instanceHost, error) {
-	opts := compute.Options{DataDir: cfg.DataDir, Log: log}
+func openInstanceHost(ctx context.Context, c *cloud.Cloud, cfg Config, driver string, boot compute.VMBoot, log *slog.Logger) (*instanceHost, error) {
+	opts := compute.Options{DataDir: cfg.DataDir, Log: log, VMBoot: boot}
 	h := &instanceHost{}
 	if driver != "mock" {
 		pool, _, err := c.PublicPool(ctx)

@@ -107,7 +107,7 @@ func OpenCloud(ctx context.Context, dir string, log *slog.Logger) (*cloud.Cloud,
 // Run serves until ctx is cancelled, then finishes in-flight requests and closes the store.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
-	driver, why, err := resolveDriver(cfg.Driver)
+	driver, why, boot, err := resolveDriver(cfg.Driver, cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer blocks.Close()
 	c.UseBlocks(blocks)
-	host, err := openInstanceHost(ctx, c, cfg, driver, log)
+	host, err := openInstanceHost(ctx, c, cfg, driver, boot, log)
 	if err != nil {
 		return err
 	}
