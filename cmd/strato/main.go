@@ -40,7 +40,7 @@ Usage:
   strato env [--data-dir DIR] [--profile PROFILE]
   strato quota list --account ID [--data-dir DIR]
   strato quota set --account ID [--data-dir DIR] NAME VALUE|default
-  strato image build [--data-dir DIR] [--mirror URL] [--volume-type gp3|gp2] minimal|debian-12
+  strato image build [--data-dir DIR] [--mirror URL] [--volume-type gp3|gp2] minimal|debian-12|vm-kernel
   strato image import --name NAME [--account ID] [--region R] [--instance-store] [--replace] [--size GiB] [--data-dir DIR] FILE
   strato image alias set [--region R] [--data-dir DIR] FROM|default IMAGE-ID
   strato image alias list|delete [--region R] [--data-dir DIR] [FROM]
