@@ -9,6 +9,8 @@
 #    running and → first successful SSH command, 20 launches one after another
 #    (medians); then 100 instances in one RunInstances call (time until all run,
 #    host memory per idle instance).
+# 3. qemu driver (needs root and qemu-system-x86; skipped otherwise): the same with
+#    virtual machines booting the minimal image, 10 launches and 10 at once.
 # Every instance is terminated and the network torn down at the end. Writes
 # bench/out/instances-results.md.
 set -u
@@ -90,6 +92,37 @@ else
 	: >"$TMP/fleet.txt"
 fi
 
+# 3. Virtual machines (qemu driver; TCG unless KVM really runs guests here).
+if [[ $(id -u) == 0 ]] && command -v qemu-system-x86_64 >/dev/null; then
+	((CONTAINER)) && strato_stop
+	CONTAINER=1
+	"$STRATO_BIN" image build vm-kernel --data-dir "$TMP/vm" >"$TMP/vmkernel.log" 2>&1 || die "image build vm-kernel: $(tail -5 "$TMP/vmkernel.log")"
+	strato_start "$TMP/vm" "$TMP" --throttle=false --driver qemu --net-prefix "$NET_PREFIX" --public-pool 198.19.240.0/22 ||
+		die "strato --driver qemu did not start"
+	ACCEL=$(grep -o 'accelerator="[a-z]*' "$TMP/strato.log" | head -1 | cut -d'"' -f2)
+	export AWS_SHARED_CREDENTIALS_FILE=$TMP/vm/credentials
+	AMI=$(minimal_ami "$TMP/vm")
+	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-key-pair --key-name bench --query KeyMaterial --output text >"$TMP/key.pem" ||
+		die "create-key-pair failed"
+	SSH_GROUP=$(/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-security-group --group-name bench-ssh \
+		--description "SSH for the benchmark" --query GroupId --output text) || die "create-security-group failed"
+	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 authorize-security-group-ingress --group-id "$SSH_GROUP" \
+		--protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null || die "authorize-security-group-ingress failed"
+	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode launch -n 10 -ami "$AMI" \
+		-key-name bench -key-file "$TMP/key.pem" -security-group "$SSH_GROUP" >"$TMP/vm-launch.raw" || die "VM launch benchmark failed"
+	sed 's/^/vm_/' "$TMP/vm-launch.raw" >"$TMP/vm-launch.txt"
+	strato_terminate_all "$STRATO_ENDPOINT"
+	# Ten machines booting at once share two cores under TCG: they get a minute to
+	# settle before the memory is read.
+	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode fleet -n 10 -idle 60s -ami "$AMI" \
+		>"$TMP/vm-fleet.raw" || die "VM fleet benchmark failed"
+	sed 's/^/vm_/' "$TMP/vm-fleet.raw" >"$TMP/vm-fleet.txt"
+	strato_terminate_all "$STRATO_ENDPOINT"
+else
+	echo "qemu driver part skipped: needs root and qemu-system-x86" >"$TMP/vm-launch.txt"
+	: >"$TMP/vm-fleet.txt"
+fi
+
 value() { awk -v k="$1" '$1 == k {print $2}' "$TMP"/*.txt; }
 {
 	echo "# Instances benchmark ($(date -u +%Y-%m-%d), $(nproc) cores)"
@@ -102,4 +135,8 @@ value() { awk -v k="$1" '$1 == k {print $2}' "$TMP"/*.txt; }
 	echo "| RunInstances → first SSH command, median of 20 (container) | $(value run_to_ssh_ms_median) ms |"
 	echo "| 100 instances in one call → all running (container) | $(value fleet_all_running_s) s |"
 	echo "| host memory per idle minimal instance (container) | $(value memory_per_idle_instance_mib) MiB |"
+	echo "| RunInstances → running, median of 10 (qemu, ${ACCEL:-?}) | $(value vm_run_to_running_ms_median) ms |"
+	echo "| RunInstances → first SSH command, median of 10 (qemu, ${ACCEL:-?}) | $(value vm_run_to_ssh_ms_median) ms |"
+	echo "| 10 VMs in one call → all running (qemu) | $(value vm_fleet_all_running_s) s |"
+	echo "| host memory per idle minimal VM, t3.micro, QEMU included (qemu) | $(value vm_memory_per_idle_instance_mib) MiB |"
 } | tee "$OUT/instances-results.md"

@@ -53,6 +53,7 @@ func main() {
 	keyFile := flag.String("key-file", "", "its private key, PEM (launch)")
 	group := flag.String("security-group", "", "security group ID that lets SSH in (launch)")
 	itype := flag.String("instance-type", "t3.micro", "instance type")
+	idle := flag.Duration("idle", 10*time.Second, "how long the fleet idles before the memory is read (fleet)")
 	flag.Parse()
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithSharedCredentialsFiles([]string{*creds}), config.WithRegion("us-east-1"))
@@ -74,7 +75,7 @@ func main() {
 	case "launch":
 		err = b.launch(ctx, *n)
 	case "fleet":
-		err = b.fleet(ctx, *n)
+		err = b.fleet(ctx, *n, *idle)
 	case "describe":
 		err = b.describe(ctx, *n)
 	default:
@@ -210,7 +211,7 @@ func (b *bench) launch(ctx context.Context, n int) error {
 	return nil
 }
 
-func (b *bench) fleet(ctx context.Context, n int) error {
+func (b *bench) fleet(ctx context.Context, n int, idle time.Duration) error {
 	before, err := memUsed()
 	if err != nil {
 		return err
@@ -226,7 +227,7 @@ func (b *bench) fleet(ctx context.Context, n int) error {
 	}
 	took := time.Since(start)
 	// Idle: let the guests finish booting before the memory is read.
-	time.Sleep(10 * time.Second)
+	time.Sleep(idle)
 	after, err := memUsed()
 	if err != nil {
 		return err

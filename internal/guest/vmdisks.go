@@ -39,6 +39,10 @@ func diskName(serial string) (string, bool) {
 type diskLinks struct {
 	sys, dev string // /sys and /dev (under a test's root)
 	logf     func(format string, args ...any)
+	// diskGroup owns the disks' nodes, mode 0660, as udev's rules make them (devtmpfs
+	// makes them root's alone): the minimal image's ec2-user is in group disk, as on
+	// the container driver's instances. -1 leaves the nodes as they are.
+	diskGroup int
 	// warned holds the disks whose serial was already reported as unusable.
 	warned map[string]bool
 }
@@ -138,6 +142,14 @@ func (d *diskLinks) reconcile() error {
 	}
 	slices.SortFunc(names, naturalCompare)
 	for _, name := range names {
+		if d.diskGroup >= 0 {
+			node := filepath.Join(d.dev, want[name])
+			if err := os.Chown(node, 0, d.diskGroup); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			} else if err := os.Chmod(node, 0o660); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
 		if have[name] {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -169,5 +170,30 @@ func TestLsblkShowsXvdNamesInAVM(t *testing.T) {
 		if code := Lsblk([]string{"-n", name}, &out, &errOut, src); code != 0 || !strings.HasPrefix(out.String(), "xvdf ") {
 			t.Errorf("lsblk -n %s: exit %d, %q", name, code, out.String())
 		}
+	}
+}
+
+// The disks' nodes get group disk and mode 0660, as udev gives them (devtmpfs makes
+// them root's alone), so that ec2-user of the minimal image (group disk) can read and
+// write a volume, as in a container instance.
+func TestDiskNodesBelongToGroupDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a file's group to another needs root")
+	}
+	root := t.TempDir()
+	sys, dev := filepath.Join(root, "sys"), filepath.Join(root, "dev")
+	fakeVirtioDisk(t, sys, "vdb", "sdf\n")
+	writeFiles(t, dev, map[string]string{"vdb": ""})
+	os.Chmod(filepath.Join(dev, "vdb"), 0o600)
+	d := &diskLinks{sys: sys, dev: dev, logf: func(string, ...any) {}, diskGroup: 6}
+	if err := d.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dev, "vdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Gid != 6 || st.Mode().Perm() != 0o660 {
+		t.Errorf("vdb: group %d, mode %v; want 6 (disk), 0660", sys.Gid, st.Mode().Perm())
 	}
 }

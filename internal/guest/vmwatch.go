@@ -23,9 +23,13 @@ type vmWatcher struct {
 }
 
 func newVMWatcher(g *Guest) *vmWatcher {
+	diskGroup, ok := g.lookupGroup("disk")
+	if !ok {
+		diskGroup = -1
+	}
 	return &vmWatcher{
 		logf:    g.logf,
-		disks:   &diskLinks{sys: g.path("/sys"), dev: g.path("/dev"), logf: g.logf},
+		disks:   &diskLinks{sys: g.path("/sys"), dev: g.path("/dev"), logf: g.logf, diskGroup: diskGroup},
 		network: g.vm.network,
 		power: &powerButtons{sys: g.path("/sys"), dev: g.path("/dev"), logf: g.logf,
 			pressed: func() {

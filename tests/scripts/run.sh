@@ -133,6 +133,46 @@ else
 	SUMMARY+=("skip - awscli_instance_test.sh needs root and runc")
 fi
 
+# Virtual machines: the same instance tests against a strato with the qemu driver
+# (TCG on these hosts), the machines outliving a restart of strato as containers do.
+if [[ $(id -u) == 0 ]] && command -v qemu-system-x86_64 >/dev/null; then
+	MAIN_PID=$STRATO_PID
+	VM_DATA=$TMP/vm-data
+	mkdir -p "$TMP/vm" "$TMP/work-vm"
+	VM_PREFIX=sv$(printf '%04x' $((RANDOM % 65536)))
+	vm_env=(env STRATO_DATA_DIR="$VM_DATA" AWS_SHARED_CREDENTIALS_FILE="$VM_DATA/credentials" STRATO_WORK_DIR="$TMP/work-vm")
+	if ! "$STRATO_BIN" image build vm-kernel --data-dir "$VM_DATA" >"$TMP/vm/vm-kernel.log" 2>&1; then
+		SUMMARY+=("not ok - strato image build vm-kernel: $(tail -3 "$TMP/vm/vm-kernel.log")")
+		FAILED=$((FAILED + 1))
+	elif strato_start "$VM_DATA" "$TMP/vm" --driver qemu --net-prefix "$VM_PREFIX" --public-pool 198.19.201.0/24; then
+		STRATO_ENDPOINT=$STRATO_ENDPOINT run_test "awscli_instance_test.sh (qemu)" "${vm_env[@]}" bash "$HERE/awscli_instance_test.sh"
+		strato_stop
+		if strato_start "$VM_DATA" "$TMP/vm" --driver qemu --net-prefix "$VM_PREFIX" --public-pool 198.19.201.0/24; then
+			STRATO_ENDPOINT=$STRATO_ENDPOINT run_test "awscli_instance_restart_test.sh (qemu)" "${vm_env[@]}" bash "$HERE/awscli_instance_restart_test.sh"
+		else
+			SUMMARY+=("not ok - strato with --driver qemu did not start again")
+			FAILED=$((FAILED + 1))
+		fi
+		AWS_SHARED_CREDENTIALS_FILE=$VM_DATA/credentials strato_terminate_all "$STRATO_ENDPOINT"
+		strato_stop
+		"$STRATO_BIN" net teardown --net-prefix "$VM_PREFIX" || FAILED=$((FAILED + 1))
+		if [[ -s $TMP/vm/strato.log ]]; then
+			echo "# qemu-driver strato log (last lines):"
+			sed 's/^/#   /' "$TMP/vm/strato.log" | tail -20
+		fi
+	else
+		SUMMARY+=("not ok - strato with --driver qemu did not start")
+		FAILED=$((FAILED + 1))
+	fi
+	rm -rf "$VM_DATA"
+	STRATO_PID=$MAIN_PID
+elif [[ ${STRATO_TEST_REQUIRE_TOOLS:-} == 1 ]]; then
+	SUMMARY+=("not ok - the qemu-driver tests need root and qemu-system-x86 (STRATO_TEST_REQUIRE_TOOLS=1)")
+	FAILED=$((FAILED + 1))
+else
+	SUMMARY+=("skip - the qemu-driver tests need root and qemu-system-x86")
+fi
+
 if ! kill -0 "$STRATO_PID" 2>/dev/null; then
 	SUMMARY+=("not ok - strato exited during the tests")
 	FAILED=$((FAILED + 1))
