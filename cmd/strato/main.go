@@ -138,6 +138,7 @@ func serve(args []string) error {
 	modifyInterval := fs.Duration("volume-modification-interval", cloud.VolumeModificationInterval,
 		"how long after ModifyVolume the same volume may be modified again (AWS: 6h)")
 	vcpuOvercommit := fs.Float64("vcpu-overcommit", server.DefaultVCPUOvercommit, "running instances' vCPUs may add up to the host's CPUs times this (real drivers; beyond it RunInstances answers InsufficientInstanceCapacity)")
+	vmMemoryScale := fs.Float64("vm-memory-scale", 1, "virtual machines (qemu driver) get their type's memory times this, at least 256 MiB: for hosts too small for the types asked for (0 < F <= 1)")
 	memoryOvercommit := fs.Float64("memory-overcommit", server.DefaultMemoryOvercommit, "running instances' memory may add up to the host's memory times this (real drivers)")
 	netPrefix := fs.String("net-prefix", vpcnet.DefaultPrefix, "name prefix of the instance network's namespaces, links and nftables tables (1-9 of a-z0-9; two strato on one host need different ones)")
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
@@ -146,6 +147,9 @@ func serve(args []string) error {
 		return fmt.Errorf("--volume-modification-interval must not be negative")
 	}
 	cloud.VolumeModificationInterval = *modifyInterval
+	if *vmMemoryScale <= 0 || *vmMemoryScale > 1 {
+		return fmt.Errorf("--vm-memory-scale must be above 0 and at most 1")
+	}
 	if *flowLogFlush < 0 {
 		return fmt.Errorf("--flow-log-flush must not be negative")
 	}
@@ -174,7 +178,7 @@ func serve(args []string) error {
 	return server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dir, Driver: *driver, Dev: *dev, AccountID: *accountID,
 		Throttle: *throttleOn, ThrottleScale: *throttleScale, ThrottleBuckets: buckets, PublicPool: publicPool,
-		NetPrefix: *netPrefix, FlowLogFlush: *flowLogFlush, VCPUOvercommit: *vcpuOvercommit, MemoryOvercommit: *memoryOvercommit,
+		NetPrefix: *netPrefix, FlowLogFlush: *flowLogFlush, VCPUOvercommit: *vcpuOvercommit, MemoryOvercommit: *memoryOvercommit, VMMemoryScale: *vmMemoryScale,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		Out: os.Stdout,
 	})

@@ -51,6 +51,9 @@ type Options struct {
 // driver's own (console, root disk). An empty Kernel means none is known.
 type VMBoot struct {
 	Kernel, Initrd, Cmdline string
+	// MemoryScale multiplies the memory a machine gets from its instance type, for
+	// hosts too small for the types asked for; zero means 1.
+	MemoryScale float64
 }
 
 // DefaultStopTimeout is how long a guest gets to shut down when asked.

@@ -82,6 +82,7 @@ type instanceHost struct {
 // instance network, with the metadata service on 169.254.169.254 of every
 // interface, and the control plane tells that network its public addresses.
 func openInstanceHost(ctx context.Context, c *cloud.Cloud, cfg Config, driver string, boot compute.VMBoot, log *slog.Logger) (*instanceHost, error) {
+	boot.MemoryScale = cfg.VMMemoryScale
 	opts := compute.Options{DataDir: cfg.DataDir, Log: log, VMBoot: boot}
 	h := &instanceHost{}
 	if driver != "mock" {

@@ -57,6 +57,9 @@ type Config struct {
 	// VCPUOvercommit and MemoryOvercommit multiply the host's CPUs and memory
 	// into what running instances' types may add up to (zero: the defaults).
 	VCPUOvercommit, MemoryOvercommit float64
+	// VMMemoryScale multiplies a virtual machine's type memory (compute.VMBoot);
+	// zero means 1.
+	VMMemoryScale float64
 	// NetPrefix names the instance network's namespaces, links and nftables
 	// tables (vpcnet.Options.Prefix); empty means "strato".
 	NetPrefix string

@@ -151,3 +151,16 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+func TestMemoryScale(t *testing.T) {
+	for _, tc := range []struct {
+		scale      float64
+		typeMiB    int
+		machineMiB int
+	}{{0, 1024, 1024}, {1, 1024, 1024}, {0.5, 1024, 512}, {0.1, 1024, 256}, {0.25, 16384, 4096}, {2, 1024, 1024}} {
+		d := &Driver{opts: compute.Options{VMBoot: compute.VMBoot{MemoryScale: tc.scale}}}
+		if got := d.memoryMiB(tc.typeMiB); got != tc.machineMiB {
+			t.Errorf("scale %v, type %d MiB: %d MiB, want %d", tc.scale, tc.typeMiB, got, tc.machineMiB)
+		}
+	}
+}

@@ -98,7 +98,7 @@ func (d *Driver) Start(ctx context.Context, id string) error {
 func (d *Driver) boot(ctx context.Context, in *instance) error {
 	spec := in.rec.Spec
 	m := vmm.Machine{
-		Name: in.id, Accel: d.accel.Accel, VCPUs: max(spec.VCPUs, 1), MemoryMiB: max(spec.MemoryMiB, 128),
+		Name: in.id, Accel: d.accel.Accel, VCPUs: max(spec.VCPUs, 1), MemoryMiB: d.memoryMiB(spec.MemoryMiB),
 		Kernel: d.opts.VMBoot.Kernel, Initrd: d.opts.VMBoot.Initrd,
 		Console:   filepath.Join(in.dir, consoleFileName),
 		QMPSocket: filepath.Join(in.dir, qmpSocketName),
@@ -181,6 +181,20 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 	}
 	return nil
 }
+
+// memoryMiB is the memory a machine of a type with typeMiB gets: scaled by the
+// operator's --vm-memory-scale, never under minMemoryMiB (what the kernel and a small
+// image need to boot).
+func (d *Driver) memoryMiB(typeMiB int) int {
+	scale := d.opts.VMBoot.MemoryScale
+	if scale <= 0 || scale > 1 {
+		scale = 1
+	}
+	return max(int(float64(typeMiB)*scale), minMemoryMiB)
+}
+
+// minMemoryMiB is the least memory a machine gets.
+const minMemoryMiB = 256
 
 // diskName is the name the guest knows a disk by (its virtio serial): xvda, xvdf.
 func diskName(b cloud.BlockDevice, root bool) string {
