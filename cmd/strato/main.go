@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"strato/internal/awsapi/throttle"
 	"strato/internal/cloud"
@@ -34,12 +36,13 @@ const usage = `strato: a self-hosted cloud that speaks Amazon EC2's API
 
 Usage:
   strato serve [--listen ADDR] [--data-dir DIR] [--driver auto|mock|container|qemu] [--dev] [--account-id ID]
-               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--public-pool CIDR[,CIDR]] [--net-prefix P] [--vcpu-overcommit F] [--memory-overcommit F] [--log-level L]
+               [--throttle=false] [--throttle-scale F] [--throttle-bucket NAME=SIZE/RATE] [--public-pool CIDR[,CIDR]] [--net-prefix P] [--vcpu-overcommit F] [--memory-overcommit F] [--vm-memory-scale F] [--log-level L]
   strato account create [--name NAME] [--data-dir DIR]
   strato account list [--data-dir DIR]
   strato env [--data-dir DIR] [--profile PROFILE]
   strato quota list --account ID [--data-dir DIR]
   strato quota set --account ID [--data-dir DIR] NAME VALUE|default
+  strato status [--data-dir DIR]
   strato image build [--data-dir DIR] [--mirror URL] [--volume-type gp3|gp2] minimal|debian-12|vm-kernel
   strato image import --name NAME [--account ID] [--region R] [--instance-store] [--replace] [--size GiB] [--data-dir DIR] FILE
   strato image alias set [--region R] [--data-dir DIR] FROM|default IMAGE-ID
@@ -63,6 +66,8 @@ func main() {
 		err = serve(args)
 	case "account":
 		err = account(args)
+	case "status":
+		err = status(args)
 	case "env":
 		err = env(args)
 	case "quota":
@@ -356,4 +361,28 @@ func readProfile(path, profile string) (map[string]string, error) {
 		return nil, fmt.Errorf("no profile [%s] in %s", profile, path)
 	}
 	return keys, sc.Err()
+}
+
+// status is `strato status`: what the strato serving the data dir says about itself
+// (endpoint, instance driver and, for virtual machines, the accelerator).
+func status(args []string) error {
+	fs, dir := newFlags("status")
+	fs.Parse(args)
+	st, running, err := server.ReadStatus(*dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no strato has served %s yet", *dir)
+	}
+	if err != nil {
+		return err
+	}
+	state := "serving"
+	if !running {
+		state = "not running (last served)"
+	}
+	fmt.Printf("strato %s %s (pid %d, since %s)\ninstance driver: %s (%s)\n", state, st.Endpoint, st.PID,
+		st.Started.Format(time.RFC3339), st.Driver, st.DriverWhy)
+	if st.Accelerator != "" {
+		fmt.Printf("accelerator: %s\n", st.Accelerator)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"strato/internal/cloud"
 	"strato/internal/ec2"
 	"strato/internal/kms"
+	qemuaccel "strato/internal/qemu"
 	"strato/internal/store/sqlite"
 	"strato/internal/sts"
 )
@@ -177,6 +179,11 @@ func Run(ctx context.Context, cfg Config) error {
 		ln.Close()
 		return err
 	}
+	if err := writeStatus(cfg.DataDir, ServeStatus{Endpoint: "http://" + addr, PID: os.Getpid(), Started: time.Now().UTC(),
+		Driver: driver, DriverWhy: why, Accelerator: acceleratorOf(host.compute)}); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.Info("strato serving", "listen", addr, "data_dir", cfg.DataDir, "driver", driver, "throttle", api.Throttle != nil)
 	if cfg.Ready != nil {
@@ -282,4 +289,47 @@ func Endpoint(dir string) string {
 		return "http://" + DefaultListen
 	}
 	return string(b[:len(b)-1])
+}
+
+// ServeStatus is what a serving strato says about itself in DATA/status.json, for
+// `strato status`.
+type ServeStatus struct {
+	Endpoint    string    `json:"endpoint"`
+	PID         int       `json:"pid"`
+	Started     time.Time `json:"started"`
+	Driver      string    `json:"driver"`
+	DriverWhy   string    `json:"driverWhy"`
+	Accelerator string    `json:"accelerator,omitempty"` // a VM driver's: "tcg: …" or "kvm: …"
+}
+
+func statusPath(dir string) string { return filepath.Join(dir, "status.json") }
+
+func writeStatus(dir string, st ServeStatus) error {
+	raw, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(statusPath(dir), append(raw, '\n'), 0o600)
+}
+
+// ReadStatus is what the last strato serve on the data dir recorded about itself;
+// running says whether its process is still there.
+func ReadStatus(dir string) (st ServeStatus, running bool, err error) {
+	raw, err := os.ReadFile(statusPath(dir))
+	if err != nil {
+		return st, false, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, false, fmt.Errorf("%s: %w", statusPath(dir), err)
+	}
+	running = st.PID > 0 && syscall.Kill(st.PID, 0) == nil
+	return st, running, nil
+}
+
+// acceleratorOf is a virtual machine driver's accelerator and why ("" for others).
+func acceleratorOf(c cloud.Compute) string {
+	if vm, ok := c.(interface{ Accelerator() qemuaccel.AccelResult }); ok {
+		return vm.Accelerator().String()
+	}
+	return ""
 }

@@ -341,3 +341,22 @@ func TestQuotaChangeAppliesWithoutRestart(t *testing.T) {
 	_, err = c.AllocateAddress(ctx(t), &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc})
 	wantCode(t, err, "AddressLimitExceeded")
 }
+
+// strato status tells what the serving strato is: its endpoint, its instance driver
+// and why; once it has stopped, that it is not running.
+func TestStatusCommand(t *testing.T) {
+	s := startServer(t, "")
+	out, err := exec.Command(stratoBin, "status", "--data-dir", s.dataDir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "strato serving "+s.endpoint) || !strings.Contains(string(out), "instance driver: mock") {
+		t.Fatalf("strato status while serving (%v):\n%s", err, out)
+	}
+	s.stop()
+	out, err = exec.Command(stratoBin, "status", "--data-dir", s.dataDir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "not running") {
+		t.Errorf("strato status after the stop (%v):\n%s", err, out)
+	}
+	out, err = exec.Command(stratoBin, "status", "--data-dir", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no strato has served") {
+		t.Errorf("strato status of a fresh data dir (%v):\n%s", err, out)
+	}
+}
