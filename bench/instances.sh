@@ -99,7 +99,7 @@ if [[ $(id -u) == 0 ]] && command -v qemu-system-x86_64 >/dev/null; then
 	"$STRATO_BIN" image build vm-kernel --data-dir "$TMP/vm" >"$TMP/vmkernel.log" 2>&1 || die "image build vm-kernel: $(tail -5 "$TMP/vmkernel.log")"
 	strato_start "$TMP/vm" "$TMP" --throttle=false --driver qemu --net-prefix "$NET_PREFIX" --public-pool 198.19.240.0/22 ||
 		die "strato --driver qemu did not start"
-	ACCEL=$(grep -o 'accelerator="[a-z]*' "$TMP/strato.log" | head -1 | cut -d'"' -f2)
+	ACCEL=$("$STRATO_BIN" status --data-dir "$TMP/vm" | sed -n 's/^accelerator: \([a-z]*\).*/\1/p')
 	export AWS_SHARED_CREDENTIALS_FILE=$TMP/vm/credentials
 	AMI=$(minimal_ami "$TMP/vm")
 	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-key-pair --key-name bench --query KeyMaterial --output text >"$TMP/key.pem" ||
