@@ -251,14 +251,7 @@ func (d *Driver) Status(ctx context.Context, id string) (cloud.InstanceRuntime, 
 // ConsoleOutput is what the guest wrote to its stdout and stderr, across its
 // boots.
 func (d *Driver) ConsoleOutput(ctx context.Context, id string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	in, ok := d.table.Get(id)
-	if !ok {
-		return nil, d.table.NotFound(id)
-	}
-	return host.ReadTail(filepath.Join(in.dir, consoleFileName), maxConsole)
+	return d.table.Console(ctx, id, func(in *instance) string { return filepath.Join(in.dir, consoleFileName) }, maxConsole)
 }
 
 func (d *Driver) invalidState(op, id, why string) error { return d.table.InvalidState(op, id, why) }

@@ -55,11 +55,7 @@ const (
 
 // save writes the instance's record and publishes its status.
 func (d *Driver) save(in *instance) error {
-	if err := host.SaveRecord(in.dir, in.rec); err != nil {
-		return fmt.Errorf("compute container: %w", err)
-	}
-	d.table.Publish(in, in.rec.runtime())
-	return nil
+	return d.table.Save(in, in.dir, in.rec, in.rec.runtime())
 }
 
 // loadRecords reads the records an earlier process left, by instance ID.

@@ -162,3 +162,26 @@ func (t *Table[P]) CheckCreate(ctx context.Context, spec cloud.InstanceSpec, usa
 	}
 	return nil
 }
+
+// Save writes a locked instance's record in its directory (SaveRecord) and publishes
+// the status it holds.
+func (t *Table[P]) Save(p P, dir string, rec any, status cloud.InstanceRuntime) error {
+	if err := SaveRecord(dir, rec); err != nil {
+		return fmt.Errorf("%s: %w", t.driver, err)
+	}
+	t.Publish(p, status)
+	return nil
+}
+
+// Console is the last bytes (at most n) of an instance's console log, which path
+// names: what ConsoleOutput answers, across the guest's boots.
+func (t *Table[P]) Console(ctx context.Context, id string, path func(P) string, n int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, ok := t.Get(id)
+	if !ok {
+		return nil, t.NotFound(id)
+	}
+	return ReadTail(path(p), n)
+}
