@@ -46,6 +46,23 @@ minimal_ami() {
 		--filters 'Name=name,Values=strato-minimal-*' --query 'Images[0].ImageId' --output text
 }
 
+# launch_setup DATA DRIVER starts strato with DRIVER on DATA and prepares launches:
+# AMI (the minimal image), the key pair bench in $TMP/key.pem and SSH_GROUP, a group
+# that lets SSH in (security groups are enforced).
+launch_setup() {
+	local data=$1 driver=$2
+	strato_start "$data" "$TMP" --throttle=false --driver "$driver" --net-prefix "$NET_PREFIX" --public-pool 198.19.240.0/22 ||
+		die "strato --driver $driver did not start"
+	export AWS_SHARED_CREDENTIALS_FILE=$data/credentials
+	AMI=$(minimal_ami "$data")
+	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-key-pair --key-name bench --query KeyMaterial --output text >"$TMP/key.pem" ||
+		die "create-key-pair failed"
+	SSH_GROUP=$(/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-security-group --group-name bench-ssh \
+		--description "SSH for the benchmark" --query GroupId --output text) || die "create-security-group failed"
+	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 authorize-security-group-ingress --group-id "$SSH_GROUP" \
+		--protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null || die "authorize-security-group-ingress failed"
+}
+
 # empty_ami registers an image of an empty 1 GiB snapshot: the mock phase
 # measures the API, not 1,000 restores of a root file system.
 empty_ami() {
@@ -70,17 +87,7 @@ strato_stop
 # 2. Real instances (container driver).
 if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
 	CONTAINER=1
-	strato_start "$TMP/ctr" "$TMP" --throttle=false --driver container --net-prefix "$NET_PREFIX" --public-pool 198.19.240.0/22 ||
-		die "strato --driver container did not start"
-	export AWS_SHARED_CREDENTIALS_FILE=$TMP/ctr/credentials
-	AMI=$(minimal_ami "$TMP/ctr")
-	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-key-pair --key-name bench --query KeyMaterial --output text >"$TMP/key.pem" ||
-		die "create-key-pair failed"
-	# Security groups are enforced: the launch benchmark's SSH needs a group that lets it in.
-	SSH_GROUP=$(/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-security-group --group-name bench-ssh \
-		--description "SSH for the benchmark" --query GroupId --output text) || die "create-security-group failed"
-	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 authorize-security-group-ingress --group-id "$SSH_GROUP" \
-		--protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null || die "authorize-security-group-ingress failed"
+	launch_setup "$TMP/ctr" container
 	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode launch -n 20 -ami "$AMI" \
 		-key-name bench -key-file "$TMP/key.pem" -security-group "$SSH_GROUP" >"$TMP/launch.txt" || die "launch benchmark failed"
 	strato_terminate_all "$STRATO_ENDPOINT"
@@ -97,17 +104,8 @@ if [[ $(id -u) == 0 ]] && command -v qemu-system-x86_64 >/dev/null; then
 	((CONTAINER)) && strato_stop
 	CONTAINER=1
 	"$STRATO_BIN" image build vm-kernel --data-dir "$TMP/vm" >"$TMP/vmkernel.log" 2>&1 || die "image build vm-kernel: $(tail -5 "$TMP/vmkernel.log")"
-	strato_start "$TMP/vm" "$TMP" --throttle=false --driver qemu --net-prefix "$NET_PREFIX" --public-pool 198.19.240.0/22 ||
-		die "strato --driver qemu did not start"
+	launch_setup "$TMP/vm" qemu
 	ACCEL=$("$STRATO_BIN" status --data-dir "$TMP/vm" | sed -n 's/^accelerator: \([a-z]*\).*/\1/p')
-	export AWS_SHARED_CREDENTIALS_FILE=$TMP/vm/credentials
-	AMI=$(minimal_ami "$TMP/vm")
-	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-key-pair --key-name bench --query KeyMaterial --output text >"$TMP/key.pem" ||
-		die "create-key-pair failed"
-	SSH_GROUP=$(/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 create-security-group --group-name bench-ssh \
-		--description "SSH for the benchmark" --query GroupId --output text) || die "create-security-group failed"
-	/usr/bin/aws --endpoint-url "$STRATO_ENDPOINT" ec2 authorize-security-group-ingress --group-id "$SSH_GROUP" \
-		--protocol tcp --port 22 --cidr 0.0.0.0/0 >/dev/null || die "authorize-security-group-ingress failed"
 	"$TMP/instbench" -endpoint "$STRATO_ENDPOINT" -credentials "$AWS_SHARED_CREDENTIALS_FILE" -mode launch -n 10 -ami "$AMI" \
 		-key-name bench -key-file "$TMP/key.pem" -security-group "$SSH_GROUP" >"$TMP/vm-launch.raw" || die "VM launch benchmark failed"
 	sed 's/^/vm_/' "$TMP/vm-launch.raw" >"$TMP/vm-launch.txt"

@@ -88,90 +88,72 @@ run_test awscli_flowlogs_test.sh bash "$HERE/awscli_flowlogs_test.sh"
 run_test awscli_ebs_test.sh bash "$HERE/awscli_ebs_test.sh"
 run_test boto3_test.py /usr/bin/python3 "$HERE/boto3_test.py"
 
-# Real instances need root and runc: a second strato with the container driver.
-if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
-	MAIN_PID=$STRATO_PID
-	INST_DATA=$TMP/instances-data
-	mkdir -p "$TMP/instances"
-	NET_PREFIX=st$(printf '%04x' $((RANDOM % 65536)))
-	if strato_start "$INST_DATA" "$TMP/instances" --driver container --net-prefix "$NET_PREFIX" --public-pool 198.19.200.0/24; then
-		INST_PID=$STRATO_PID
-		STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
-			run_test awscli_instance_test.sh bash "$HERE/awscli_instance_test.sh"
-		# Instances outlive strato: restart it and find the one the test left running.
-		strato_stop
-		if strato_start "$INST_DATA" "$TMP/instances" --driver container --net-prefix "$NET_PREFIX" --public-pool 198.19.200.0/24; then
-			STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
-				run_test awscli_instance_restart_test.sh bash "$HERE/awscli_instance_restart_test.sh"
-			STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
-				run_test awscli_debian_test.sh bash "$HERE/awscli_debian_test.sh"
-			STRATO_ENDPOINT=$STRATO_ENDPOINT STRATO_DATA_DIR=$INST_DATA AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials \
-				run_test awscli_peering_test.sh bash "$HERE/awscli_peering_test.sh"
-		else
-			SUMMARY+=("not ok - strato with --driver container did not start again")
-			FAILED=$((FAILED + 1))
-		fi
-		# Whatever the test left running goes before strato stops: instances
-		# outlive strato by design, their mounts and namespaces with them.
-		AWS_SHARED_CREDENTIALS_FILE=$INST_DATA/credentials strato_terminate_all "$STRATO_ENDPOINT"
-		strato_stop
-		"$STRATO_BIN" net teardown --net-prefix "$NET_PREFIX" || FAILED=$((FAILED + 1))
-		if [[ -s $TMP/instances/strato.log ]]; then
-			echo "# container-driver strato log (last lines):"
-			sed 's/^/#   /' "$TMP/instances/strato.log" | tail -40
-		fi
-		rm -rf "$INST_DATA"
+# driver_tests DRIVER DATA LOGS PREFIX POOL WORK [SCRIPT...]: a strato of its own with
+# DRIVER (instances in network PREFIX, public addresses from POOL) runs
+# awscli_instance_test.sh, is restarted (its instances outlive it), then runs
+# awscli_instance_restart_test.sh and each SCRIPT. Whatever is left running is
+# terminated, strato stopped and the network torn down.
+driver_tests() {
+	local driver=$1 data=$2 logs=$3 prefix=$4 pool=$5 work=$6 script
+	shift 6
+	local flags=(--driver "$driver" --net-prefix "$prefix" --public-pool "$pool")
+	mkdir -p "$logs" "$work"
+	# in_env CMD...: CMD with this strato's endpoint, data dir, credentials and work dir.
+	in_env() { env STRATO_ENDPOINT="$STRATO_ENDPOINT" STRATO_DATA_DIR="$data" AWS_SHARED_CREDENTIALS_FILE="$data/credentials" STRATO_WORK_DIR="$work" "$@"; }
+	if ! strato_start "$data" "$logs" "${flags[@]}"; then
+		SUMMARY+=("not ok - strato with --driver $driver did not start")
+		FAILED=$((FAILED + 1))
+		return
+	fi
+	run_test "awscli_instance_test.sh ($driver)" in_env bash "$HERE/awscli_instance_test.sh"
+	strato_stop
+	if strato_start "$data" "$logs" "${flags[@]}"; then
+		run_test "awscli_instance_restart_test.sh ($driver)" in_env bash "$HERE/awscli_instance_restart_test.sh"
+		for script in "$@"; do
+			run_test "$script ($driver)" in_env bash "$HERE/$script"
+		done
 	else
-		SUMMARY+=("not ok - strato with --driver container did not start")
+		SUMMARY+=("not ok - strato with --driver $driver did not start again")
 		FAILED=$((FAILED + 1))
 	fi
-	STRATO_PID=$MAIN_PID
+	# Instances outlive strato by design, their network with them: they go first.
+	AWS_SHARED_CREDENTIALS_FILE=$data/credentials strato_terminate_all "$STRATO_ENDPOINT"
+	strato_stop
+	"$STRATO_BIN" net teardown --net-prefix "$prefix" || FAILED=$((FAILED + 1))
+	if [[ -s $logs/strato.log ]]; then
+		echo "# $driver-driver strato log (last lines):"
+		sed 's/^/#   /' "$logs/strato.log" | tail -30
+	fi
+	rm -rf "$data"
+}
+
+# Real instances need root: containers (runc), then virtual machines (QEMU; TCG on
+# these hosts), each with a strato of its own.
+MAIN_PID=$STRATO_PID
+if [[ $(id -u) == 0 ]] && command -v runc >/dev/null; then
+	driver_tests container "$TMP/instances-data" "$TMP/instances" "st$(printf '%04x' $((RANDOM % 65536)))" 198.19.200.0/24 \
+		"$STRATO_WORK_DIR" awscli_debian_test.sh awscli_peering_test.sh
 elif [[ ${STRATO_TEST_REQUIRE_TOOLS:-} == 1 ]]; then
 	SUMMARY+=("not ok - awscli_instance_test.sh needs root and runc (STRATO_TEST_REQUIRE_TOOLS=1)")
 	FAILED=$((FAILED + 1))
 else
 	SUMMARY+=("skip - awscli_instance_test.sh needs root and runc")
 fi
-
-# Virtual machines: the same instance tests against a strato with the qemu driver
-# (TCG on these hosts), the machines outliving a restart of strato as containers do.
 if [[ $(id -u) == 0 ]] && command -v qemu-system-x86_64 >/dev/null; then
-	MAIN_PID=$STRATO_PID
-	VM_DATA=$TMP/vm-data
-	mkdir -p "$TMP/vm" "$TMP/work-vm"
-	VM_PREFIX=sv$(printf '%04x' $((RANDOM % 65536)))
-	vm_env=(env STRATO_DATA_DIR="$VM_DATA" AWS_SHARED_CREDENTIALS_FILE="$VM_DATA/credentials" STRATO_WORK_DIR="$TMP/work-vm")
-	if ! "$STRATO_BIN" image build vm-kernel --data-dir "$VM_DATA" >"$TMP/vm/vm-kernel.log" 2>&1; then
+	mkdir -p "$TMP/vm"
+	if "$STRATO_BIN" image build vm-kernel --data-dir "$TMP/vm-data" >"$TMP/vm/vm-kernel.log" 2>&1; then
+		driver_tests qemu "$TMP/vm-data" "$TMP/vm" "sv$(printf '%04x' $((RANDOM % 65536)))" 198.19.201.0/24 "$TMP/work-vm"
+	else
 		SUMMARY+=("not ok - strato image build vm-kernel: $(tail -3 "$TMP/vm/vm-kernel.log")")
 		FAILED=$((FAILED + 1))
-	elif strato_start "$VM_DATA" "$TMP/vm" --driver qemu --net-prefix "$VM_PREFIX" --public-pool 198.19.201.0/24; then
-		STRATO_ENDPOINT=$STRATO_ENDPOINT run_test "awscli_instance_test.sh (qemu)" "${vm_env[@]}" bash "$HERE/awscli_instance_test.sh"
-		strato_stop
-		if strato_start "$VM_DATA" "$TMP/vm" --driver qemu --net-prefix "$VM_PREFIX" --public-pool 198.19.201.0/24; then
-			STRATO_ENDPOINT=$STRATO_ENDPOINT run_test "awscli_instance_restart_test.sh (qemu)" "${vm_env[@]}" bash "$HERE/awscli_instance_restart_test.sh"
-		else
-			SUMMARY+=("not ok - strato with --driver qemu did not start again")
-			FAILED=$((FAILED + 1))
-		fi
-		AWS_SHARED_CREDENTIALS_FILE=$VM_DATA/credentials strato_terminate_all "$STRATO_ENDPOINT"
-		strato_stop
-		"$STRATO_BIN" net teardown --net-prefix "$VM_PREFIX" || FAILED=$((FAILED + 1))
-		if [[ -s $TMP/vm/strato.log ]]; then
-			echo "# qemu-driver strato log (last lines):"
-			sed 's/^/#   /' "$TMP/vm/strato.log" | tail -20
-		fi
-	else
-		SUMMARY+=("not ok - strato with --driver qemu did not start")
-		FAILED=$((FAILED + 1))
 	fi
-	rm -rf "$VM_DATA"
-	STRATO_PID=$MAIN_PID
 elif [[ ${STRATO_TEST_REQUIRE_TOOLS:-} == 1 ]]; then
 	SUMMARY+=("not ok - the qemu-driver tests need root and qemu-system-x86 (STRATO_TEST_REQUIRE_TOOLS=1)")
 	FAILED=$((FAILED + 1))
 else
 	SUMMARY+=("skip - the qemu-driver tests need root and qemu-system-x86")
 fi
+STRATO_PID=$MAIN_PID
 
 if ! kill -0 "$STRATO_PID" 2>/dev/null; then
 	SUMMARY+=("not ok - strato exited during the tests")
