@@ -173,11 +173,14 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 		return err
 	}
 	run, err := d.attach(ctx, in, proc)
-	if err != nil {
-		return err
+	if err == nil && run == nil {
+		err = errors.New("QEMU ended at once: see the console")
 	}
-	if run == nil {
-		return errors.New("QEMU ended at once: see the console")
+	if err != nil {
+		// A machine the driver cannot watch must not run on unseen.
+		d.killQEMU(proc)
+		in.rec.State, in.rec.QEMU, in.rec.Ports = stateStopped, host.Process{}, nil
+		return errors.Join(err, d.save(in))
 	}
 	return nil
 }
