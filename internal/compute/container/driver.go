@@ -103,7 +103,7 @@ func Open(opts compute.Options) (*Driver, error) {
 		return nil, err
 	}
 	for id, rec := range records {
-		d.table.Adopt(id, &instance{id: id, dir: filepath.Join(dir, id), rec: rec}, rec.runtime())
+		d.table.Adopt(id, &instance{id: id, dir: filepath.Join(dir, id), rec: rec}, rec.Runtime())
 	}
 	// Every instance is in the map before the first watcher starts.
 	for _, in := range d.table.All() {
@@ -185,7 +185,7 @@ func (d *Driver) create(in *instance, spec cloud.InstanceSpec) error {
 		return err
 	}
 	console.Close()
-	in.rec = record{Version: stateVersion, Spec: spec, State: stateCreated}
+	in.rec = record{Record: host.Record{Version: stateVersion, Spec: spec, State: stateCreated}}
 	return d.save(in)
 }
 

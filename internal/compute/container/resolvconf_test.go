@@ -11,6 +11,7 @@ import (
 	"strato/internal/cloud"
 	"strato/internal/compute"
 	"strato/internal/compute/conformance"
+	"strato/internal/compute/host"
 )
 
 // These tests need neither root nor runc.
@@ -54,8 +55,8 @@ func (n *dnsNetwork) InstanceDNS(ctx context.Context, vpcID string) (compute.DNS
 func TestPrepareResolvConf(t *testing.T) {
 	network := &dnsNetwork{cfg: compute.DNSConfig{NameServers: []netip.Addr{netip.MustParseAddr("10.0.0.2")}, Search: []string{"ec2.internal"}}}
 	d := &Driver{opts: compute.Options{Network: network}.WithDefaults()}
-	in := &instance{id: "i-1", dir: t.TempDir(), rec: record{Spec: cloud.InstanceSpec{ID: "i-1", Interfaces: []cloud.InterfaceSpec{
-		{ID: "eni-2", DeviceIndex: 1, VpcID: "vpc-other"}, {ID: "eni-1", DeviceIndex: 0, VpcID: "vpc-1"}}}}}
+	in := &instance{id: "i-1", dir: t.TempDir(), rec: record{Record: host.Record{Spec: cloud.InstanceSpec{ID: "i-1", Interfaces: []cloud.InterfaceSpec{
+		{ID: "eni-2", DeviceIndex: 1, VpcID: "vpc-other"}, {ID: "eni-1", DeviceIndex: 0, VpcID: "vpc-1"}}}}}}
 	path, err := d.prepareResolvConf(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)

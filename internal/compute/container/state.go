@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"strato/internal/cloud"
-
 	"strato/internal/compute/host"
 )
 
@@ -15,9 +13,9 @@ const stateVersion = 1
 
 // The states Status reports.
 const (
-	stateCreated = "created"
-	stateRunning = "running"
-	stateStopped = "stopped"
+	stateCreated = host.StateCreated
+	stateRunning = host.StateRunning
+	stateStopped = host.StateStopped
 )
 
 // record is what the driver keeps about an instance in DIR/ID/state.json. It
@@ -25,23 +23,9 @@ const (
 // restarts, and Start is given only the ID. The file is the root user's alone,
 // as strato's database, which holds the same keys, is.
 type record struct {
-	Version int `json:"version"`
-	// Spec is the instance as it is now: the volumes and interfaces attached
-	// since Create included (Root.Path is "" while its root volume is
-	// detached), and the instance-store root replaced by the driver's copy.
-	Spec              cloud.InstanceSpec `json:"spec"`
-	State             string             `json:"state"`
-	ShutdownFromGuest bool               `json:"shutdownFromGuest,omitempty"`
-	Impaired          bool               `json:"impaired,omitempty"`
-	// Stopping is set while the driver shuts the container down, so that the
-	// exit it causes (seen after a restart of strato, too) is not a crash.
-	Stopping bool `json:"stopping,omitempty"`
+	host.Record
 	// Init is the running container's init process.
 	Init host.Process `json:"init"`
-}
-
-func (r record) runtime() cloud.InstanceRuntime {
-	return cloud.InstanceRuntime{State: r.State, ShutdownFromGuest: r.ShutdownFromGuest, Impaired: r.Impaired}
 }
 
 // Files in an instance's directory.
@@ -55,7 +39,7 @@ const (
 
 // save writes the instance's record and publishes its status.
 func (d *Driver) save(in *instance) error {
-	return d.table.Save(in, in.dir, in.rec, in.rec.runtime())
+	return d.table.Save(in, in.dir, in.rec, in.rec.Runtime())
 }
 
 // loadRecords reads the records an earlier process left, by instance ID.

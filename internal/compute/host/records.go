@@ -7,12 +7,42 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"strato/internal/cloud"
 )
 
 // A driver keeps what it knows of each instance in DIR/ID/state.json (RecordFile): one
 // JSON record, replaced whole, the root user's alone (it may hold volume keys, as
 // strato's database does). A directory without a record is an instance whose Create
 // did not finish: Create or Destroy finishes or undoes it.
+
+// Record is what every real driver records of an instance; a driver's record embeds
+// it (JSON flattens it: the file keeps one level) and adds its own fields.
+type Record struct {
+	Version int `json:"version"`
+	// Spec is the instance as it is now: the volumes and interfaces attached since
+	// Create included (Root.Path is "" while its root volume is detached), the
+	// instance-store root replaced by the driver's copy.
+	Spec              cloud.InstanceSpec `json:"spec"`
+	State             string             `json:"state"`
+	ShutdownFromGuest bool               `json:"shutdownFromGuest,omitempty"`
+	Impaired          bool               `json:"impaired,omitempty"`
+	// Stopping is set while the driver ends the instance itself, so that the exit it
+	// causes (seen after a restart of strato, too) is not taken for a crash.
+	Stopping bool `json:"stopping,omitempty"`
+}
+
+// Runtime is the status the record says.
+func (r Record) Runtime() cloud.InstanceRuntime {
+	return cloud.InstanceRuntime{State: r.State, ShutdownFromGuest: r.ShutdownFromGuest, Impaired: r.Impaired}
+}
+
+// The states a record holds and Status reports.
+const (
+	StateCreated = "created"
+	StateRunning = "running"
+	StateStopped = "stopped"
+)
 
 // RecordFile is the name of an instance's record in its directory.
 const RecordFile = "state.json"

@@ -109,7 +109,7 @@ func Open(opts compute.Options) (*Driver, error) {
 		return nil, err
 	}
 	for id, rec := range records {
-		d.table.Adopt(id, &instance{id: id, dir: filepath.Join(dir, id), rec: rec}, rec.runtime())
+		d.table.Adopt(id, &instance{id: id, dir: filepath.Join(dir, id), rec: rec}, rec.Runtime())
 	}
 	// Every instance is in the table before the first watcher starts.
 	for _, in := range d.table.All() {
@@ -169,7 +169,7 @@ func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
 			}
 			spec.Root.Path = copyPath
 		}
-		in.rec = record{Version: stateVersion, Spec: spec, State: stateCreated}
+		in.rec = record{Record: host.Record{Version: stateVersion, Spec: spec, State: stateCreated}}
 		return d.save(in)
 	}()
 	if err != nil {

@@ -3,7 +3,6 @@ package qemu
 import (
 	"fmt"
 
-	"strato/internal/cloud"
 	"strato/internal/compute/host"
 )
 
@@ -12,9 +11,9 @@ const stateVersion = 1
 
 // The states Status reports.
 const (
-	stateCreated = "created"
-	stateRunning = "running"
-	stateStopped = "stopped"
+	stateCreated = host.StateCreated
+	stateRunning = host.StateRunning
+	stateStopped = host.StateStopped
 )
 
 // Files in an instance's directory.
@@ -27,16 +26,7 @@ const (
 
 // record is what the driver keeps about an instance (host.SaveRecord).
 type record struct {
-	Version int `json:"version"`
-	// Spec is the instance as it is now: the volumes and interfaces attached since
-	// Create included, the instance-store root replaced by the driver's copy.
-	Spec              cloud.InstanceSpec `json:"spec"`
-	State             string             `json:"state"`
-	ShutdownFromGuest bool               `json:"shutdownFromGuest,omitempty"`
-	Impaired          bool               `json:"impaired,omitempty"`
-	// Stopping is set while the driver ends the machine, so that its exit (seen
-	// after a restart of strato, too) is not taken for a crash.
-	Stopping bool `json:"stopping,omitempty"`
+	host.Record
 	// QEMU is the running machine's process.
 	QEMU host.Process `json:"qemu"`
 	// Ports are the root ports the running machine's devices sit on, by device
@@ -46,13 +36,9 @@ type record struct {
 	PortCount int `json:"portCount,omitempty"`
 }
 
-func (r record) runtime() cloud.InstanceRuntime {
-	return cloud.InstanceRuntime{State: r.State, ShutdownFromGuest: r.ShutdownFromGuest, Impaired: r.Impaired}
-}
-
 // save writes the instance's record and publishes its status.
 func (d *Driver) save(in *instance) error {
-	return d.table.Save(in, in.dir, in.rec, in.rec.runtime())
+	return d.table.Save(in, in.dir, in.rec, in.rec.Runtime())
 }
 
 // loadRecords reads the records an earlier process left, by instance ID.
