@@ -21,12 +21,24 @@ const DebianMirror = "http://deb.debian.org/debian"
 // (user, SSH key, hostname, user data), and what an EC2 user expects to find.
 // debootstrap does not resolve virtual packages, so the providers of those
 // cloud-init's dependencies need are named here (python3-cffi-backend provides
-// python3-cryptography's python3-cffi-backend-api-min/max).
+// python3-cryptography's python3-cffi-backend-api-min/max). udev and dbus are
+// for booting as a virtual machine: udev names hot-plugged disks (see
+// ebsNamesRule) and systemd-logind, which needs dbus, turns the ACPI power
+// button the qemu driver presses at StopInstances into a clean shutdown.
 var debianPackages = []string{
-	"systemd-sysv", "openssh-server", "cloud-init", "sudo", "ca-certificates", "curl",
+	"systemd-sysv", "udev", "dbus", "openssh-server", "cloud-init", "sudo", "ca-certificates", "curl",
 	"iproute2", "ifupdown", "isc-dhcp-client", "netbase", "less", "procps", "cloud-guest-utils", "e2fsprogs",
 	"python3-cffi-backend",
 }
+
+// ebsNamesRule gives a virtual machine's disks the names EC2 users know from
+// Xen instances: the qemu driver sets each virtio disk's serial to its device
+// name (xvda for the root volume, xvdf …), so /dev/xvdf and /dev/xvdf1 appear
+// beside /dev/vdb and /dev/vdb1, and go when the volume is detached.
+const ebsNamesRule = `# strato: EBS volumes under their EC2 device names (the virtio serial).
+SUBSYSTEM=="block", KERNEL=="vd*", ENV{DEVTYPE}=="disk", ATTR{serial}=="xvd*", SYMLINK+="$attr{serial}"
+SUBSYSTEM=="block", KERNEL=="vd*", ENV{DEVTYPE}=="partition", ATTRS{serial}=="xvd*", SYMLINK+="$attr{serial}%n"
+`
 
 // DebianRoot fills dir with Debian 12 (bookworm) by debootstrap, configured as
 // Debian's cloud images are: cloud-init with the EC2 datasource and the default
@@ -61,9 +73,10 @@ func DebianRoot(ctx context.Context, dir, mirror string, log io.Writer) error {
 			// cloud-init's locale module succeeds. The instance's own name goes
 			// into /etc/hosts until the VPC's resolver answers for it.
 			"locale: C.UTF-8\nmanage_etc_hosts: localhost\n",
-		"etc/network/interfaces": "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n",
-		"etc/fstab":              "LABEL=cloudimg-rootfs / ext4 defaults,discard 0 1\n",
-		"etc/hostname":           "localhost\n",
+		"etc/udev/rules.d/70-strato-ebs-names.rules": ebsNamesRule,
+		"etc/network/interfaces":                     "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n",
+		"etc/fstab":                                  "LABEL=cloudimg-rootfs / ext4 defaults,discard 0 1\n",
+		"etc/hostname":                               "localhost\n",
 	}
 	for name, content := range files {
 		path := filepath.Join(dir, name)

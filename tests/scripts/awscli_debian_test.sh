@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The metadata service's fidelity test: the debian-12 image's own cloud-init
-# (EC2 datasource) configures a container instance from strato's metadata
-# service: user admin with the launch key, hostname, #cloud-config user data.
-# run.sh runs it against the container-driver strato; it needs root, runc and
-# the Debian mirror (debootstrap).
+# The metadata service's fidelity test, and an EC2 user's first session with
+# EBS: the debian-12 image's own cloud-init (EC2 datasource) configures two
+# instances from strato's metadata service (user admin with the launch key,
+# hostname, #cloud-config user data); a volume attached while they run gets a
+# file system on one, is detached, attached to the other and read back there.
+# run.sh runs it against the container-driver and the qemu-driver strato; it
+# needs root, runc or QEMU, and the Debian mirror (debootstrap).
 set -u
 . "$(dirname "$0")/awscli_lib.sh" awscli_debian_test
 KEY=$W/key.pem
 SSH_OPTS=(-i "$KEY" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 -o BatchMode=yes)
-AMI="" INSTANCE="" PUBLIC_IP=""
+AMI="" INSTANCES=() PUBLIC_IPS=() PRIVATE_IPS=() VOLUME=""
 
-on_instance() { ssh "${SSH_OPTS[@]}" "admin@$PUBLIC_IP" "$@"; }
+# on_instance N CMD: runs CMD as admin on the Nth instance (0 or 1).
+on_instance() { ssh "${SSH_OPTS[@]}" "admin@${PUBLIC_IPS[$1]}" "${@:2}"; }
 
 # apt_mirror is the Debian mirror this machine's apt uses (CI reaches only that).
 apt_mirror() {
@@ -18,6 +21,22 @@ apt_mirror() {
 		grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
 		grep -hs '^deb ' /etc/apt/sources.list | awk '{print $2}'
 	} | grep -v security | head -1
+}
+
+# volume_state ID: the volume's state and, when attached, its attachment's state.
+volume_state() {
+	awsx ec2 describe-volumes --volume-ids "$1" --query 'Volumes[0].[State,Attachments[0].State]' --output text
+}
+
+# wait_volume ID WANT: polls (0.5 s, 3 minutes at most) until volume_state is WANT.
+wait_volume() {
+	local out
+	for _ in $(seq 360); do
+		out=$(volume_state "$1")
+		[[ $out == "$2" ]] && return 0
+		sleep 0.5
+	done
+	fail "volume $1 is '$out', want '$2'"
 }
 
 test_debian_image() {
@@ -29,36 +48,70 @@ test_debian_image() {
 	[[ $AMI == ami-* ]] || fail "no debian-12 image: '$AMI'"
 }
 
-test_cloud_init_configures_the_instance() {
+test_cloud_init_configures_the_instances() {
 	awsx ec2 delete-key-pair --key-name debian-key >/dev/null
 	awsx ec2 create-key-pair --key-name debian-key --query KeyMaterial --output text >"$KEY" || fail "create-key-pair" || return 1
 	chmod 600 "$KEY"
 	printf '#cloud-config\nruncmd:\n  - echo from-runcmd > /root/runcmd\nwrite_files:\n  - path: /etc/strato-written\n    content: written-by-cloud-init\n' >"$W/user-data"
-	local group
+	local group out i
 	group=$(ssh_group) || fail "a group for SSH: $(head -c 300 "$ERR")" || return 1
-	INSTANCE=$(awsx ec2 run-instances --image-id "$AMI" --instance-type t3.micro --key-name debian-key --security-group-ids "$group" --user-data "file://$W/user-data" \
-		--query 'Instances[0].InstanceId' --output text) || fail "run-instances: $(head -c 300 "$ERR")" || return 1
-	local out
-	for _ in $(seq 300); do
-		out=$(awsx ec2 describe-instances --instance-ids "$INSTANCE" --query 'Reservations[0].Instances[0].[State.Name,PublicIpAddress,PrivateIpAddress]' --output text)
-		[[ $out == running* ]] && break
-		sleep 0.2
+	read -ra INSTANCES < <(awsx ec2 run-instances --image-id "$AMI" --instance-type t3.micro --count 2 --key-name debian-key --security-group-ids "$group" \
+		--user-data "file://$W/user-data" --query 'Instances[].InstanceId' --output text)
+	((${#INSTANCES[@]} == 2)) || fail "run-instances: $(head -c 300 "$ERR")" || return 1
+	for i in 0 1; do
+		for _ in $(seq 300); do
+			out=$(awsx ec2 describe-instances --instance-ids "${INSTANCES[$i]}" --query 'Reservations[0].Instances[0].[State.Name,PublicIpAddress,PrivateIpAddress]' --output text)
+			[[ $out == running* ]] && break
+			sleep 0.2
+		done
+		read -r _ "PUBLIC_IPS[$i]" "PRIVATE_IPS[$i]" <<<"$out"
 	done
-	read -r _ PUBLIC_IP private <<<"$out"
-	for _ in $(seq 120); do
-		on_instance true 2>/dev/null && break
-		sleep 0.5
+	# A virtual machine boots its own kernel and systemd (minutes under TCG);
+	# a container instance is up in seconds.
+	for i in 0 1; do
+		for _ in $(seq 360); do
+			on_instance "$i" true 2>/dev/null && break
+			sleep 0.5
+		done
+		out=$(on_instance "$i" 'cloud-init status --wait >/dev/null; cloud-init status --long | head -1; cloud-init query v1.platform; cloud-init query v1.instance_id; hostname; sudo cat /root/runcmd; cat /etc/strato-written') ||
+			fail "SSH as admin to ${INSTANCES[$i]}: $out" || return 1
+		[[ $out == $'status: done\nec2\n'"${INSTANCES[$i]}"$'\nip-'"${PRIVATE_IPS[$i]//./-}"$'\nfrom-runcmd\nwritten-by-cloud-init' ]] || fail "inside ${INSTANCES[$i]}: $out" || return 1
 	done
-	out=$(on_instance 'cloud-init status --wait >/dev/null; cloud-init status --long | head -1; cloud-init query v1.platform; cloud-init query v1.instance_id; hostname; sudo cat /root/runcmd; cat /etc/strato-written') ||
-		fail "SSH as admin: $out" || return 1
-	[[ $out == $'status: done\nec2\n'"$INSTANCE"$'\nip-'"${private//./-}"$'\nfrom-runcmd\nwritten-by-cloud-init' ]] || fail "inside: $out"
+}
+
+# The guest's /dev/xvdf appears a moment after the attachment says attached
+# (the hot-plug reaches a VM's kernel, then udev); wait_device waits for it.
+wait_device='for _ in $(seq 100); do [ -b "$0" ] && exit 0; sleep 0.1; done; echo "no $0" >&2; exit 1'
+
+test_volume_moves_between_instances() {
+	local zone out
+	zone=$(awsx ec2 describe-instances --instance-ids "${INSTANCES[0]}" --query 'Reservations[0].Instances[0].Placement.AvailabilityZone' --output text)
+	VOLUME=$(awsx ec2 create-volume --availability-zone "$zone" --size 1 --query VolumeId --output text) || fail "create-volume: $(head -c 300 "$ERR")" || return 1
+	wait_volume "$VOLUME" $'available\tNone' || return 1
+	awsx ec2 attach-volume --volume-id "$VOLUME" --instance-id "${INSTANCES[0]}" --device /dev/sdf >/dev/null || fail "attach-volume: $(head -c 300 "$ERR")" || return 1
+	wait_volume "$VOLUME" $'in-use\tattached' || return 1
+	out=$(on_instance 0 "sh -c '$wait_device' /dev/xvdf && sudo mkfs.ext4 -q -L data /dev/xvdf && sudo mkdir -p /data && sudo mount /dev/xvdf /data &&
+		echo written-on-${INSTANCES[0]} | sudo tee /data/note >/dev/null && sudo umount /data && echo done" 2>&1)
+	[[ $out == done ]] || fail "mkfs, mount and write on ${INSTANCES[0]}: $out" || return 1
+	awsx ec2 detach-volume --volume-id "$VOLUME" >/dev/null || fail "detach-volume: $(head -c 300 "$ERR")" || return 1
+	wait_volume "$VOLUME" $'available\tNone' || return 1
+	out=$(on_instance 0 'ls /dev/xvdf 2>&1')
+	[[ $out == *"No such file"* ]] || fail "after the detach ${INSTANCES[0]} still has /dev/xvdf: $out" || return 1
+	awsx ec2 attach-volume --volume-id "$VOLUME" --instance-id "${INSTANCES[1]}" --device /dev/sdg >/dev/null || fail "attach-volume to the second: $(head -c 300 "$ERR")" || return 1
+	wait_volume "$VOLUME" $'in-use\tattached' || return 1
+	out=$(on_instance 1 "sh -c '$wait_device' /dev/xvdg && sudo mkdir -p /data && sudo mount /dev/xvdg /data && cat /data/note && sudo umount /data" 2>&1)
+	[[ $out == "written-on-${INSTANCES[0]}" ]] || fail "read back on ${INSTANCES[1]}: $out"
 }
 
 test_terminate() {
-	awsx ec2 terminate-instances --instance-ids "$INSTANCE" >/dev/null || fail "terminate: $(head -c 300 "$ERR")"
+	awsx ec2 terminate-instances --instance-ids "${INSTANCES[@]}" >/dev/null || fail "terminate: $(head -c 300 "$ERR")" || return 1
+	[[ -z $VOLUME ]] && return 0
+	wait_volume "$VOLUME" $'available\tNone' || return 1
+	awsx ec2 delete-volume --volume-id "$VOLUME" || fail "delete-volume: $(head -c 300 "$ERR")"
 }
 
 check test_debian_image
-check test_cloud_init_configures_the_instance
+check test_cloud_init_configures_the_instances
+check test_volume_moves_between_instances
 check test_terminate
 summary awscli_debian_test

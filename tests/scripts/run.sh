@@ -142,7 +142,8 @@ fi
 if [[ $(id -u) == 0 ]] && command -v qemu-system-x86_64 >/dev/null; then
 	mkdir -p "$TMP/vm"
 	if "$STRATO_BIN" image build vm-kernel --data-dir "$TMP/vm-data" >"$TMP/vm/vm-kernel.log" 2>&1; then
-		driver_tests qemu "$TMP/vm-data" "$TMP/vm" "sv$(printf '%04x' $((RANDOM % 65536)))" 198.19.201.0/24 "$TMP/work-vm"
+		driver_tests qemu "$TMP/vm-data" "$TMP/vm" "sv$(printf '%04x' $((RANDOM % 65536)))" 198.19.201.0/24 "$TMP/work-vm" \
+			awscli_debian_test.sh
 	else
 		SUMMARY+=("not ok - strato image build vm-kernel: $(tail -3 "$TMP/vm/vm-kernel.log")")
 		FAILED=$((FAILED + 1))
