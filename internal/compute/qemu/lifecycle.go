@@ -106,7 +106,15 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 		FreePorts: freePorts,
 	}
 	if m.Kernel != "" {
-		m.Append = strings.TrimSpace(kernelCmdline + " " + d.opts.VMBoot.Cmdline)
+		ownLoader, err := hasBootLoader(spec.Root.Path)
+		if err != nil {
+			return fmt.Errorf("reading the root disk's boot record: %w", err)
+		}
+		if ownLoader {
+			m.Kernel, m.Initrd = "", ""
+		} else {
+			m.Append = strings.TrimSpace(kernelCmdline + " " + d.opts.VMBoot.Cmdline)
+		}
 	}
 	ports := map[string]int{}
 	for i, b := range devicesOf(spec) {
