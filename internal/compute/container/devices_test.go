@@ -15,6 +15,7 @@ import (
 	"strato/internal/cloud"
 	"strato/internal/compute"
 	"strato/internal/compute/conformance"
+	"strato/internal/compute/host"
 )
 
 // running makes and starts an instance from spec, destroyed when the test ends.
@@ -115,7 +116,7 @@ func TestBlockDevicesInside(t *testing.T) {
 	if out, err := d.exec(t, s.ID, "sh", "-c", script); err == nil {
 		t.Errorf("a detached volume's device is still readable inside: %q", out)
 	}
-	if loops, _ := loopsOf(vol.Path); len(loops) != 0 {
+	if loops, _ := host.LoopsOf(vol.Path); len(loops) != 0 {
 		t.Errorf("loop devices left on a detached volume: %v", loops)
 	}
 	if out := d.mustExec(t, s.ID, "ls", "/sys/block", "/sys/class/block", "/sys/dev/block"); strings.Contains(out, "xvdf") ||

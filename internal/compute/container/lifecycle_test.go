@@ -227,11 +227,11 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // without device-mapper, Create and AttachVolume say so.
 func TestEncryptedVolumes(t *testing.T) {
 	d := newEnv(t).open()
-	key := bytes.Repeat([]byte{0x5a, 0xa5}, xtsKeySize/2)
+	key := bytes.Repeat([]byte{0x5a, 0xa5}, host.XTSKeySize/2)
 	s := spec(t, conformance.NewID(), testDisk)
 	encryptFile(t, s.Root.Path, key)
 	s.Root.Key = key
-	if deviceMapperReady() != nil {
+	if host.DeviceMapperReady() != nil {
 		if misc, _ := os.ReadFile("/proc/misc"); bytes.Contains(misc, []byte(" device-mapper\n")) && os.Getenv("STRATO_TEST_REQUIRE_TOOLS") != "" {
 			t.Fatal("the kernel has device-mapper but dmsetup is not installed (Debian package dmsetup)")
 		}

@@ -23,7 +23,7 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		return err
 	}
 	defer in.Unlock()
-	if err := usable(dev); err != nil {
+	if err := host.CheckVolume(dev); err != nil {
 		return fmt.Errorf("compute container: attach to %s: %w", id, err)
 	}
 	spec := &in.rec.Spec
@@ -82,7 +82,7 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 			return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
 		}
 	}
-	if err := closeDisk(ctx, id, guest, spec.Devices[i]); err != nil {
+	if err := host.CloseDisk(ctx, id, guest, spec.Devices[i]); err != nil {
 		return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
 	}
 	spec.Devices = slices.Delete(spec.Devices, i, i+1)
@@ -107,7 +107,7 @@ func (d *Driver) hotPlug(ctx context.Context, in *instance, guest string, dev cl
 		if uerr != nil {
 			d.opts.Log.Error("compute container: undoing a failed attach", "instance", in.id, "err", uerr)
 		}
-		if cerr := closeDisk(context.WithoutCancel(ctx), in.id, guest, dev); cerr != nil {
+		if cerr := host.CloseDisk(context.WithoutCancel(ctx), in.id, guest, dev); cerr != nil {
 			d.opts.Log.Error("compute container: undoing a failed attach", "instance", in.id, "err", cerr)
 		}
 	}
