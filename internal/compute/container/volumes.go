@@ -61,31 +61,30 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 	}
 	defer in.Unlock()
 	spec := &in.rec.Spec
-	guest := host.GuestName(device)
-	if spec.Root.Path != "" && (guest == host.RootGuestName(spec.Root.Device) || device == spec.Root.Device) {
+	v, ok := host.VolumeAt(*spec, device)
+	switch {
+	case !ok:
+		return nil // not attached: detaching again is a no-op
+	case v.Index < 0:
 		if in.rec.State == stateRunning {
 			return d.invalidState("detach", id, "the root volume of a running instance")
 		}
 		spec.Root = cloud.BlockDevice{Device: spec.Root.Device}
 		return d.save(in)
 	}
-	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return host.GuestName(b.Device) == guest })
-	if i < 0 {
-		return nil // not attached: detaching again is a no-op
-	}
 	if in.rec.State == stateRunning {
-		err := unplugNodes(in.rec.Init.PID, guest)
+		err := unplugNodes(in.rec.Init.PID, v.Guest)
 		if err == nil {
-			err = removeFromSysView(filepath.Join(in.dir, sysDirName), guest)
+			err = removeFromSysView(filepath.Join(in.dir, sysDirName), v.Guest)
 		}
 		if err != nil {
 			return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
 		}
 	}
-	if err := host.CloseDisk(ctx, id, guest, spec.Devices[i]); err != nil {
+	if err := host.CloseDisk(ctx, id, v.Guest, v.BlockDevice); err != nil {
 		return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
 	}
-	spec.Devices = slices.Delete(spec.Devices, i, i+1)
+	spec.Devices = slices.Delete(spec.Devices, v.Index, v.Index+1)
 	return d.save(in)
 }
 
