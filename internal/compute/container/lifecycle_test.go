@@ -3,7 +3,6 @@ package container
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
 	"crypto/sha256"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/xts"
 	"golang.org/x/sys/unix"
 
 	"strato/internal/cloud"
@@ -229,7 +227,7 @@ func TestEncryptedVolumes(t *testing.T) {
 	d := newEnv(t).open()
 	key := bytes.Repeat([]byte{0x5a, 0xa5}, host.XTSKeySize/2)
 	s := spec(t, conformance.NewID(), testDisk)
-	encryptFile(t, s.Root.Path, key)
+	conformance.EncryptFile(t, s.Root.Path, key)
 	s.Root.Key = key
 	if host.DeviceMapperReady() != nil {
 		if misc, _ := os.ReadFile("/proc/misc"); bytes.Contains(misc, []byte(" device-mapper\n")) && os.Getenv("STRATO_TEST_REQUIRE_TOOLS") != "" {
@@ -252,32 +250,11 @@ func TestEncryptedVolumes(t *testing.T) {
 		t.Errorf("the encrypted root reads %q", out)
 	}
 	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "plaintext"), Key: key}
-	encryptFile(t, vol.Path, key)
+	conformance.EncryptFile(t, vol.Path, key)
 	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
 		t.Fatal(err)
 	}
 	if out := d.mustExec(t, s.ID, "head", "-c", "9", "/dev/xvdf"); out != "plaintext" {
 		t.Errorf("the encrypted volume reads %q inside, want its plaintext", out)
-	}
-}
-
-// encryptFile encrypts a volume file in place as dm-crypt's aes-xts-plain64
-// with 512-byte sectors reads it (the sector number is the tweak).
-func encryptFile(t *testing.T, path string, key []byte) {
-	t.Helper()
-	c, err := xts.NewCipher(aes.NewCipher, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for sector := 0; sector*sectorSize < len(data); sector++ {
-		block := data[sector*sectorSize : (sector+1)*sectorSize]
-		c.Encrypt(block, block, uint64(sector))
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
