@@ -47,6 +47,13 @@ func (f *flakyCompute) DetachVolume(ctx context.Context, id, device string) erro
 	return f.Compute.DetachVolume(ctx, id, device)
 }
 
+func (f *flakyCompute) ResizeVolume(ctx context.Context, id, device string, size int64) error {
+	if err := f.failing("ResizeVolume"); err != nil {
+		return err
+	}
+	return f.Compute.ResizeVolume(ctx, id, device, size)
+}
+
 func (f *flakyCompute) DetachInterface(ctx context.Context, id, eni string) error {
 	if err := f.failing("DetachInterface"); err != nil {
 		return err
@@ -184,6 +191,69 @@ func TestAttachAndDetachVolumes(t *testing.T) {
 	f.c.WaitBlockJobs()
 	if got := f.devices(t, id); !slices.Equal(got, []string{"/dev/sdh", "/dev/xvda"}) {
 		t.Errorf("driver devices after start %v", got)
+	}
+}
+
+// TestModifyVolumeOfAnAttachedVolume: growing a volume attached to a running
+// instance has the driver show the guest its new size (ResizeVolume, in bytes,
+// at the attachment's device); a driver that fails, or a stopped instance, does
+// not keep the modification from completing.
+func TestModifyVolumeOfAnAttachedVolume(t *testing.T) {
+	f := newRunFixture(t)
+	ctx := context.Background()
+	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{}}
+	f.c.UseCompute(flaky)
+	vol := availableVolume(t, f.c, instScope, cloud.VolumeRequest{AvailabilityZone: "us-east-1a", Size: 2})
+	id := f.pending(t)
+	f.launched()
+	if _, err := f.c.AttachVolume(ctx, instScope, vol.ID, id, "/dev/sdf"); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	sizeInDriver := func() int64 {
+		t.Helper()
+		devs, err := f.drv.Devices(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			if d.Device == "/dev/sdf" {
+				return d.Size
+			}
+		}
+		t.Fatalf("the driver has no /dev/sdf: %+v", devs)
+		return 0
+	}
+	modify := func(size int32) {
+		t.Helper()
+		f.clock.Advance(cloud.VolumeModificationInterval)
+		if _, err := f.c.ModifyVolume(ctx, instScope, vol.ID, cloud.ModifyVolumeRequest{Size: size}); err != nil {
+			t.Fatal(err)
+		}
+		f.c.WaitBlockJobs()
+		if v := f.volume(t, vol.ID); v.Size != size || v.Modification == nil || v.Modification.State == cloud.ModModifying {
+			t.Errorf("after growing to %d GiB: size %d, modification %+v", size, v.Size, v.Modification)
+		}
+	}
+
+	modify(3)
+	if got := sizeInDriver(); got != 3<<30 {
+		t.Errorf("the driver was told %d bytes, want %d", got, 3<<30)
+	}
+	flaky.set("ResizeVolume", true)
+	modify(4)
+	flaky.set("ResizeVolume", false)
+	if got := sizeInDriver(); got != 3<<30 {
+		t.Errorf("a failing driver recorded %d bytes", got)
+	}
+
+	if _, err := f.c.StopInstances(ctx, instScope, []string{id}, false); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	modify(5)
+	if got := sizeInDriver(); got != 3<<30 {
+		t.Errorf("a stopped instance's driver recorded %d bytes, want it told nothing to do", got)
 	}
 }
 

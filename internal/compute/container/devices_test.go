@@ -137,6 +137,44 @@ func TestBlockDevicesInside(t *testing.T) {
 	}
 }
 
+// TestResizeVolume: a volume whose file grew (ModifyVolume) shows its new size
+// inside a running instance, its data kept: the device node (blockdev) and the
+// instance's /sys/block (lsblk). The root disk grows too; its partition stays as
+// it was (growing it is the user's part).
+func TestResizeVolume(t *testing.T) {
+	d := newEnv(t).open()
+	s := spec(t, conformance.NewID(), testDisk)
+	running(t, d, s)
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "kept")}
+	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.mustExec(t, s.ID, "blockdev", "--getsize64", "/dev/xvdf"); out != strconv.Itoa(8<<20) {
+		t.Fatalf("blockdev --getsize64 /dev/xvdf = %s before, want %d", out, 8<<20)
+	}
+	for path, size := range map[string]int64{vol.Path: 24 << 20, s.Root.Path: 80 << 20} {
+		if err := os.Truncate(path, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.ResizeVolume(context.Background(), s.ID, vol.Device, 24<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ResizeVolume(context.Background(), s.ID, s.Root.Device, 80<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.mustExec(t, s.ID, "blockdev", "--getsize64", "/dev/xvdf"); out != strconv.Itoa(24<<20) {
+		t.Errorf("blockdev --getsize64 /dev/xvdf = %s after ResizeVolume, want %d", out, 24<<20)
+	}
+	if out := d.mustExec(t, s.ID, "cat", "/sys/block/xvdf/size"); out != strconv.Itoa(24<<20/512) {
+		t.Errorf("/sys/block/xvdf/size = %s after ResizeVolume, want %d sectors", out, 24<<20/512)
+	}
+	if out := d.mustExec(t, s.ID, "head", "-c", "4", "/dev/xvdf"); out != "kept" {
+		t.Errorf("the grown volume reads %q, want what it held", out)
+	}
+	wantLsblk(t, d, s.ID, []string{"xvda 80M disk", "xvda1 63M part", "xvdb 16M disk", "xvdf 24M disk"})
+}
+
 func TestLimitsAndNamespaces(t *testing.T) {
 	d := newEnv(t).open()
 	s := spec(t, conformance.NewID(), testDisk)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,19 @@ func TestEncryptedVolumes(t *testing.T) {
 	}
 	if out := d.mustExec(t, s.ID, "head", "-c", "9", "/dev/xvdf"); out != "plaintext" {
 		t.Errorf("the encrypted volume reads %q inside, want its plaintext", out)
+	}
+
+	// Grown (ModifyVolume): the plaintext device takes the file's new size.
+	if err := os.Truncate(vol.Path, 24<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ResizeVolume(context.Background(), s.ID, vol.Device, 24<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.mustExec(t, s.ID, "blockdev", "--getsize64", "/dev/xvdf"); out != strconv.Itoa(24<<20) {
+		t.Errorf("blockdev --getsize64 of the grown encrypted volume = %s, want %d", out, 24<<20)
+	}
+	if out := d.mustExec(t, s.ID, "head", "-c", "9", "/dev/xvdf"); out != "plaintext" {
+		t.Errorf("the grown encrypted volume reads %q inside, want its plaintext", out)
 	}
 }

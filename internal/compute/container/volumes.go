@@ -88,6 +88,33 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 	return d.save(in)
 }
 
+// ResizeVolume shows a running instance the new size of the volume at device,
+// whose file has grown (ModifyVolume): its block device grows to the file's size
+// (host.GrowDisk: the loop device's capacity, an encrypted volume's table), and
+// the instance's /sys/block says so; the device node inside reports it at once
+// (blockdev --getsize64, lsblk). Its partitions' devices keep their sizes. A
+// stopped instance finds the size at its next start, and a device without a
+// volume is nothing to do.
+func (d *Driver) ResizeVolume(ctx context.Context, id, device string, size int64) error {
+	in, err := d.table.Lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer in.Unlock()
+	v, ok := host.VolumeAt(in.rec.Spec, device)
+	if !ok || in.rec.State != stateRunning {
+		return nil
+	}
+	sectors, err := host.GrowDisk(ctx, id, v.Guest, v.BlockDevice)
+	if err == nil {
+		err = resizeInSysView(filepath.Join(in.dir, sysDirName), v.Guest, sectors)
+	}
+	if err != nil {
+		return fmt.Errorf("compute container: resize %s of %s: %w", device, id, err)
+	}
+	return nil
+}
+
 // hotPlug gives a running instance a volume: its host devices, then its nodes
 // in the guest; a failure leaves nothing behind.
 func (d *Driver) hotPlug(ctx context.Context, in *instance, guest string, dev cloud.BlockDevice) error {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"strato/internal/cloud"
 	"strato/internal/compute/host"
+	vmm "strato/internal/qemu"
 )
 
 // QEMU reads a volume's file itself, except an encrypted volume's: that file holds
@@ -43,6 +46,39 @@ func (d *Driver) closeVolumes(ctx context.Context, in *instance) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("closing the volumes of %s: %w", in.id, err)
+	}
+	return nil
+}
+
+// ResizeVolume shows the guest the new size of the volume at device, whose file has
+// grown (ModifyVolume): an encrypted volume's plaintext device grows first
+// (host.GrowDisk), then QMP block_resize tells QEMU, and QEMU the guest, whose
+// kernel logs the capacity change (lsblk shows it). A disk never shrinks: it takes
+// its file's size when size is less. A stopped machine finds the size at its
+// next start, and a device without a volume is nothing to do.
+func (d *Driver) ResizeVolume(ctx context.Context, id, device string, size int64) error {
+	in, err := d.table.Lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer in.Unlock()
+	v, ok := host.VolumeAt(in.rec.Spec, device)
+	if !ok || in.rec.State != stateRunning || in.run == nil {
+		return nil
+	}
+	name := strings.TrimPrefix(v.Guest, "/dev/")
+	if len(v.Key) > 0 {
+		// QEMU cannot grow a block device: it takes the size the device has.
+		sectors, err := host.GrowDisk(ctx, in.id, name, v.BlockDevice)
+		if err != nil {
+			return fmt.Errorf("compute qemu: resize %s of %s: %w", name, id, err)
+		}
+		size = int64(sectors) * host.SectorSize
+	} else if st, err := os.Stat(v.Path); err == nil {
+		size = max(size, st.Size())
+	}
+	if err := in.run.qmp.BlockResize(ctx, vmm.NodeName(diskID(name)), size); err != nil {
+		return fmt.Errorf("compute qemu: resize %s of %s: %w", name, id, err)
 	}
 	return nil
 }

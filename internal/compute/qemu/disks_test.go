@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,12 +134,52 @@ func volumeWith(t *testing.T, marker string, size int64) string {
 	return path
 }
 
+func grow(t *testing.T, path string, size int64) {
+	t.Helper()
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResizeVolumeInGuest: volumes whose files grew (ModifyVolume), an attached one
+// and the root, show their new sizes in the running guest, their data kept.
+func TestResizeVolumeInGuest(t *testing.T) {
+	e := probing(t)
+	ctx := context.Background()
+	spec := e.spec(t, conformance.NewID())
+	st, err := os.Stat(spec.Root.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootSize := st.Size()
+	if err := e.d.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.Start(ctx, spec.ID); err != nil {
+		t.Fatal(err)
+	}
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "kept", 8<<20)}
+	if err := e.d.AttachVolume(ctx, spec.ID, vol); err != nil {
+		t.Fatal(err)
+	}
+	waitProbe(t, e.d, spec.ID, sectors("xvda", rootSize, ""), "xvdf=16384:kept")
+	grow(t, vol.Path, 24<<20)
+	grow(t, spec.Root.Path, rootSize+64<<20)
+	if err := e.d.ResizeVolume(ctx, spec.ID, vol.Device, 24<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.ResizeVolume(ctx, spec.ID, spec.Root.Device, rootSize+64<<20); err != nil {
+		t.Fatal(err)
+	}
+	waitProbe(t, e.d, spec.ID, sectors("xvda", rootSize+64<<20, ""), "xvdf=49152:kept")
+}
+
 // TestEncryptedVolumesInGuest: an encrypted volume's file holds ciphertext, and the
 // guest reads its plaintext (dm-crypt on the host): it boots from an encrypted root,
-// reads an encrypted volume it started with and one hot-plugged. Detach, stop and
-// destroy leave no loop or device-mapper device behind, also when a driver opened
-// after a restart of strato stops the machine. On a host without device-mapper,
-// Create and AttachVolume say so.
+// reads an encrypted volume it started with and one hot-plugged, and sees one grow.
+// Detach, stop and destroy leave no loop or device-mapper device behind, also when
+// a driver opened after a restart of strato stops the machine. On a host without
+// device-mapper, Create and AttachVolume say so.
 func TestEncryptedVolumesInGuest(t *testing.T) {
 	e := probing(t)
 	ctx := context.Background()
@@ -183,6 +224,11 @@ func TestEncryptedVolumesInGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitProbe(t, e.d, spec.ID, "xvdf=16384:cold-plaintext", "xvdg=16384:hot-plaintext")
+	grow(t, hot.Path, 24<<20)
+	if err := e.d.ResizeVolume(ctx, spec.ID, hot.Device, 24<<20); err != nil {
+		t.Fatal(err)
+	}
+	waitProbe(t, e.d, spec.ID, "xvdg=49152:hot-plaintext")
 	for path, plaintext := range map[string]string{spec.Root.Path: imagebuild.RootLabel, cold.Path: "cold-plaintext", hot.Path: "hot-plaintext"} {
 		if data, err := os.ReadFile(path); err != nil || bytes.Contains(data, []byte(plaintext)) {
 			t.Errorf("%s holds %q in clear (%v)", path, plaintext, err)
@@ -224,4 +270,9 @@ func wantNoDevices(t *testing.T, id, disk string, files ...string) {
 			t.Errorf("loop devices left over %s: %v (%v)", f, loops, err)
 		}
 	}
+}
+
+// sectors is a probe's word for a disk of size bytes whose head starts with head.
+func sectors(name string, size int64, head string) string {
+	return name + "=" + strconv.FormatInt(size/512, 10) + ":" + head
 }
