@@ -61,6 +61,17 @@ func (f *flakyCompute) DetachInterface(ctx context.Context, id, eni string) erro
 	return f.Compute.DetachInterface(ctx, id, eni)
 }
 
+// useFlaky has the fixture's Cloud use its mock driver through a flakyCompute
+// failing the calls named.
+func (f runFixture) useFlaky(fail ...string) *flakyCompute {
+	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{}}
+	for _, op := range fail {
+		flaky.fail[op] = true
+	}
+	f.c.UseCompute(flaky)
+	return flaky
+}
+
 // pending launches an instance held pending (its root volume's restore
 // waits) until launched.
 func (f runFixture) pending(t *testing.T) string {
@@ -100,8 +111,7 @@ func (f runFixture) volume(t *testing.T, id string) cloud.Volume {
 func TestAttachAndDetachVolumes(t *testing.T) {
 	f := newRunFixture(t)
 	ctx := context.Background()
-	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{}}
-	f.c.UseCompute(flaky)
+	flaky := f.useFlaky()
 	vol := availableVolume(t, f.c, instScope, cloud.VolumeRequest{AvailabilityZone: "us-east-1a", Size: 2})
 	id := f.pending(t)
 	_, err := f.c.AttachVolume(ctx, instScope, vol.ID, id, "/dev/sdf")
@@ -201,8 +211,7 @@ func TestAttachAndDetachVolumes(t *testing.T) {
 func TestModifyVolumeOfAnAttachedVolume(t *testing.T) {
 	f := newRunFixture(t)
 	ctx := context.Background()
-	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{}}
-	f.c.UseCompute(flaky)
+	flaky := f.useFlaky()
 	vol := availableVolume(t, f.c, instScope, cloud.VolumeRequest{AvailabilityZone: "us-east-1a", Size: 2})
 	id := f.pending(t)
 	f.launched()
@@ -301,8 +310,7 @@ func TestAttachAndDetachNetworkInterfaces(t *testing.T) {
 		t.Errorf("after the driver: %+v", n)
 	}
 	// Again, now that the slot is free, and the driver refusing a detach.
-	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{"DetachInterface": true}}
-	f.c.UseCompute(flaky)
+	f.useFlaky("DetachInterface")
 	attachment, err = f.c.AttachNetworkInterface(ctx, instScope, n2.ID, id, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -32,20 +32,6 @@ func running(t *testing.T, d *Driver, s cloud.InstanceSpec) {
 	waitStatus(t, d, s.ID, stateRunning)
 }
 
-// volumeWith is an 8 MiB volume file starting with marker.
-func volumeWith(t *testing.T, marker string) string {
-	path := conformance.SparseFile(t, t.TempDir(), "vol.img", 8<<20)
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(marker), 0); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestBlockDevicesInside(t *testing.T) {
 	d := newEnv(t).open()
 	s := spec(t, conformance.NewID(), testDisk)
@@ -66,7 +52,7 @@ func TestBlockDevicesInside(t *testing.T) {
 	}
 
 	// Hot-plugged while running, at /dev/sdf: the guest sees /dev/xvdf.
-	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "strato-volume")}
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "strato-volume")}
 	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +111,7 @@ func TestBlockDevicesInside(t *testing.T) {
 	}
 
 	// Read-only: the guest reads, but cannot write.
-	ro := cloud.BlockDevice{Device: "/dev/xvdg", Path: volumeWith(t, "read-only"), ReadOnly: true}
+	ro := cloud.BlockDevice{Device: "/dev/xvdg", Path: conformance.VolumeWith(t, "read-only"), ReadOnly: true}
 	if err := d.AttachVolume(context.Background(), s.ID, ro); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +131,7 @@ func TestResizeVolume(t *testing.T) {
 	d := newEnv(t).open()
 	s := spec(t, conformance.NewID(), testDisk)
 	running(t, d, s)
-	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "kept")}
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "kept")}
 	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +262,7 @@ func TestColdPlug(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Destroy(context.Background(), s.ID) })
-	vol := cloud.BlockDevice{Device: "/dev/sdh", Path: volumeWith(t, "cold")}
+	vol := cloud.BlockDevice{Device: "/dev/sdh", Path: conformance.VolumeWith(t, "cold")}
 	if err := d.AttachVolume(ctx, s.ID, vol); err != nil {
 		t.Fatal(err)
 	}

@@ -240,7 +240,7 @@ func TestEncryptedVolumes(t *testing.T) {
 		}
 		plain := spec(t, conformance.NewID(), testDisk)
 		running(t, d, plain)
-		vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "x"), Key: key}
+		vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "x"), Key: key}
 		if err := d.AttachVolume(context.Background(), plain.ID, vol); err == nil || !strings.Contains(err.Error(), "device-mapper") {
 			t.Fatalf("AttachVolume of an encrypted volume without device-mapper = %v, want an error saying so", err)
 		}
@@ -250,7 +250,7 @@ func TestEncryptedVolumes(t *testing.T) {
 	if out := d.mustExec(t, s.ID, "cat", "/etc/os-release"); !strings.Contains(out, "strato minimal") {
 		t.Errorf("the encrypted root reads %q", out)
 	}
-	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "plaintext"), Key: key}
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "plaintext"), Key: key}
 	conformance.EncryptFile(t, vol.Path, key)
 	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
 		t.Fatal(err)

@@ -119,21 +119,6 @@ func waitProbe(t *testing.T, d *Driver, id string, want ...string) string {
 	}
 }
 
-// volumeWith is a volume file of size bytes starting with marker.
-func volumeWith(t *testing.T, marker string, size int64) string {
-	t.Helper()
-	path := conformance.SparseFile(t, t.TempDir(), "vol.img", size)
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(marker), 0); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func grow(t *testing.T, path string, size int64) {
 	t.Helper()
 	if err := os.Truncate(path, size); err != nil {
@@ -158,7 +143,7 @@ func TestResizeVolumeInGuest(t *testing.T) {
 	if err := e.d.Start(ctx, spec.ID); err != nil {
 		t.Fatal(err)
 	}
-	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "kept", 8<<20)}
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "kept")}
 	if err := e.d.AttachVolume(ctx, spec.ID, vol); err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +176,9 @@ func TestEncryptedVolumesInGuest(t *testing.T) {
 	}
 	spec := e.spec(t, conformance.NewID())
 	spec.Root = encrypted(spec.Root)
-	cold := encrypted(cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "cold-plaintext", 8<<20)})
+	cold := encrypted(cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "cold-plaintext")})
 	spec.Devices = append(spec.Devices, cold)
-	hot := encrypted(cloud.BlockDevice{Device: "/dev/sdg", Path: volumeWith(t, "hot-plaintext", 8<<20)})
+	hot := encrypted(cloud.BlockDevice{Device: "/dev/sdg", Path: conformance.VolumeWith(t, "hot-plaintext")})
 
 	if host.DeviceMapperReady() != nil {
 		if misc, _ := os.ReadFile("/proc/misc"); bytes.Contains(misc, []byte(" device-mapper\n")) && os.Getenv("STRATO_TEST_REQUIRE_TOOLS") != "" {

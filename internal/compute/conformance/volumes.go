@@ -8,6 +8,22 @@ import (
 	"golang.org/x/crypto/xts"
 )
 
+// VolumeWith is a new sparse volume file of 8 MiB that starts with marker, for a
+// test to find in the guest.
+func VolumeWith(t *testing.T, marker string) string {
+	t.Helper()
+	path := SparseFile(t, t.TempDir(), "vol.img", 8<<20)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(marker), 0); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // EncryptFile encrypts a volume's file in place as strato keeps encrypted volumes
 // and drivers read them through dm-crypt: aes-xts-plain64 with a 64-byte key,
 // 512-byte sectors whose number from 0 is the tweak.
