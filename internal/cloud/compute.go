@@ -38,6 +38,11 @@ type Compute interface {
 	// AttachVolume and DetachVolume hot-plug a block device at a device name.
 	AttachVolume(ctx context.Context, id string, dev BlockDevice) error
 	DetachVolume(ctx context.Context, id, device string) error
+	// ResizeVolume says the volume at a device name has grown to size bytes
+	// (ModifyVolume grew its file): a running guest's kernel sees the new size
+	// (growpart and resize2fs are the user's part). A stopped instance reads the
+	// size at its next start, and a device without a volume is nothing to do.
+	ResizeVolume(ctx context.Context, id, device string, size int64) error
 	// AttachInterface and DetachInterface hot-plug a network interface
 	// (AttachNetworkInterface on a running or stopped instance).
 	AttachInterface(ctx context.Context, id string, nic InterfaceSpec) error

@@ -31,10 +31,10 @@ func attachTarget(tx store.Tx, s Scope, id string) (Instance, error) {
 	return Instance{}, errorf("IncorrectState", "Instance '%s' is not 'running' or 'stopped'.", id)
 }
 
-// hotplug is one attach or detach done in the background. prepare reads, in
-// a transaction, whether the attachment still waits for the driver (and what
-// the driver needs); call is the driver's part; settle records the outcome
-// with the driver's error, if any, in another transaction.
+// hotplug is one attach, detach or resize done in the background. prepare
+// reads, in a transaction, whether the attachment still waits for the driver
+// (and what the driver needs); call is the driver's part; settle, if set,
+// records the outcome with the driver's error, if any, in another transaction.
 type hotplug struct {
 	what    string // "attaching vol-… to i-…", for errors
 	prepare func(tx store.Tx) (due bool, err error)
@@ -65,6 +65,9 @@ func (c *Cloud) runHotplug(s Scope, instanceID, op string, h hotplug) {
 		}
 		if derr != nil {
 			derr = fmt.Errorf("driver %s %s: %w", c.compute.Name(), h.what, derr)
+		}
+		if h.settle == nil {
+			return derr
 		}
 		err := c.update(ctx, func(tx store.Tx) error { return ignoreNotFound(h.settle(tx, derr), nil) })
 		if err == nil && h.settled != nil {
@@ -120,6 +123,21 @@ func (c *Cloud) detachVolumeWork(s Scope, volumeID, instanceID, device string, f
 			}
 			return dropVolumeAttachment(tx, s, volumeID, instanceID)
 		},
+	})
+}
+
+// resizeVolumeWork has the driver show an instance the new size of a volume
+// attached to it (ModifyVolume grew the volume's file). Nothing is recorded: a
+// failure is logged, and the guest sees the size at the instance's next start.
+func (c *Cloud) resizeVolumeWork(s Scope, volumeID, instanceID, device string, size int64) {
+	c.runHotplug(s, instanceID, "resize-volume:"+volumeID, hotplug{
+		what: "growing " + volumeID + " of " + instanceID,
+		prepare: func(tx store.Tx) (bool, error) {
+			v, err := volumes.get(tx, s, volumeID)
+			a := attachmentTo(&v, instanceID)
+			return err == nil && a.State == AttachAttached && a.Device == device, err
+		},
+		call: func(ctx context.Context) error { return c.compute.ResizeVolume(ctx, instanceID, device, size) },
 	})
 }
 

@@ -47,11 +47,29 @@ func (f *flakyCompute) DetachVolume(ctx context.Context, id, device string) erro
 	return f.Compute.DetachVolume(ctx, id, device)
 }
 
+func (f *flakyCompute) ResizeVolume(ctx context.Context, id, device string, size int64) error {
+	if err := f.failing("ResizeVolume"); err != nil {
+		return err
+	}
+	return f.Compute.ResizeVolume(ctx, id, device, size)
+}
+
 func (f *flakyCompute) DetachInterface(ctx context.Context, id, eni string) error {
 	if err := f.failing("DetachInterface"); err != nil {
 		return err
 	}
 	return f.Compute.DetachInterface(ctx, id, eni)
+}
+
+// useFlaky has the fixture's Cloud use its mock driver through a flakyCompute
+// failing the calls named.
+func (f runFixture) useFlaky(fail ...string) *flakyCompute {
+	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{}}
+	for _, op := range fail {
+		flaky.fail[op] = true
+	}
+	f.c.UseCompute(flaky)
+	return flaky
 }
 
 // pending launches an instance held pending (its root volume's restore
@@ -93,8 +111,7 @@ func (f runFixture) volume(t *testing.T, id string) cloud.Volume {
 func TestAttachAndDetachVolumes(t *testing.T) {
 	f := newRunFixture(t)
 	ctx := context.Background()
-	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{}}
-	f.c.UseCompute(flaky)
+	flaky := f.useFlaky()
 	vol := availableVolume(t, f.c, instScope, cloud.VolumeRequest{AvailabilityZone: "us-east-1a", Size: 2})
 	id := f.pending(t)
 	_, err := f.c.AttachVolume(ctx, instScope, vol.ID, id, "/dev/sdf")
@@ -187,6 +204,68 @@ func TestAttachAndDetachVolumes(t *testing.T) {
 	}
 }
 
+// TestModifyVolumeOfAnAttachedVolume: growing a volume attached to a running
+// instance has the driver show the guest its new size (ResizeVolume, in bytes,
+// at the attachment's device); a driver that fails, or a stopped instance, does
+// not keep the modification from completing.
+func TestModifyVolumeOfAnAttachedVolume(t *testing.T) {
+	f := newRunFixture(t)
+	ctx := context.Background()
+	flaky := f.useFlaky()
+	vol := availableVolume(t, f.c, instScope, cloud.VolumeRequest{AvailabilityZone: "us-east-1a", Size: 2})
+	id := f.pending(t)
+	f.launched()
+	if _, err := f.c.AttachVolume(ctx, instScope, vol.ID, id, "/dev/sdf"); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	sizeInDriver := func() int64 {
+		t.Helper()
+		devs, err := f.drv.Devices(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			if d.Device == "/dev/sdf" {
+				return d.Size
+			}
+		}
+		t.Fatalf("the driver has no /dev/sdf: %+v", devs)
+		return 0
+	}
+	modify := func(size int32) {
+		t.Helper()
+		f.clock.Advance(cloud.VolumeModificationInterval)
+		if _, err := f.c.ModifyVolume(ctx, instScope, vol.ID, cloud.ModifyVolumeRequest{Size: size}); err != nil {
+			t.Fatal(err)
+		}
+		f.c.WaitBlockJobs()
+		if v := f.volume(t, vol.ID); v.Size != size || v.Modification == nil || v.Modification.State == cloud.ModModifying {
+			t.Errorf("after growing to %d GiB: size %d, modification %+v", size, v.Size, v.Modification)
+		}
+	}
+
+	modify(3)
+	if got := sizeInDriver(); got != 3<<30 {
+		t.Errorf("the driver was told %d bytes, want %d", got, 3<<30)
+	}
+	flaky.set("ResizeVolume", true)
+	modify(4)
+	flaky.set("ResizeVolume", false)
+	if got := sizeInDriver(); got != 3<<30 {
+		t.Errorf("a failing driver recorded %d bytes", got)
+	}
+
+	if _, err := f.c.StopInstances(ctx, instScope, []string{id}, false); err != nil {
+		t.Fatal(err)
+	}
+	f.c.WaitBlockJobs()
+	modify(5)
+	if got := sizeInDriver(); got != 3<<30 {
+		t.Errorf("a stopped instance's driver recorded %d bytes, want it told nothing to do", got)
+	}
+}
+
 func TestAttachAndDetachNetworkInterfaces(t *testing.T) {
 	f := newRunFixture(t)
 	ctx := context.Background()
@@ -231,8 +310,7 @@ func TestAttachAndDetachNetworkInterfaces(t *testing.T) {
 		t.Errorf("after the driver: %+v", n)
 	}
 	// Again, now that the slot is free, and the driver refusing a detach.
-	flaky := &flakyCompute{Compute: f.drv, fail: map[string]bool{"DetachInterface": true}}
-	f.c.UseCompute(flaky)
+	f.useFlaky("DetachInterface")
 	attachment, err = f.c.AttachNetworkInterface(ctx, instScope, n2.ID, id, 1)
 	if err != nil {
 		t.Fatal(err)

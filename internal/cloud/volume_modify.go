@@ -172,6 +172,13 @@ func (c *Cloud) runModifyVolume(ctx context.Context, j blockJob) error {
 		if err := c.blocks.GrowVolume(v.ID, gib(m.Target.Size)); err != nil {
 			return fmt.Errorf("growing volume %s: %w", v.ID, err)
 		}
+		// The instances it is attached to see it grow (their drivers' work, in
+		// the background; redone if this job is).
+		for _, a := range v.Attachments {
+			if a.State == AttachAttached {
+				c.resizeVolumeWork(j.Scope, v.ID, a.InstanceID, a.Device, gib(m.Target.Size))
+			}
+		}
 	}
 	return c.update(ctx, func(tx store.Tx) error {
 		v, err := volumes.get(tx, j.Scope, j.Resource)

@@ -38,10 +38,21 @@ type Machine struct {
 
 // Disk is a virtio-blk device over a raw file or block device.
 type Disk struct {
-	ID       string // the device's QOM ID; its block node is NodeName(ID)
-	Path     string
-	Serial   string // what the guest reads in /sys/block/vdX/serial (20 bytes at most)
-	ReadOnly bool
+	ID     string // the device's QOM ID; its block node is NodeName(ID)
+	Path   string
+	Serial string // what the guest reads in /sys/block/vdX/serial (20 bytes at most)
+	// HostDevice says Path is a block device (an encrypted volume's plaintext,
+	// /dev/mapper/…), which QEMU opens with its host_device driver.
+	HostDevice bool
+	ReadOnly   bool
+}
+
+// fileDriver is the protocol driver QEMU opens a disk's path with.
+func fileDriver(hostDevice bool) string {
+	if hostDevice {
+		return "host_device"
+	}
+	return "file"
 }
 
 // NIC is a virtio-net device over a tap queue passed to QEMU as file descriptor FD (3 and
@@ -174,8 +185,8 @@ func (m Machine) Args() ([]string, error) {
 		// One raw node with its file node inside, as BlockdevAdd makes for a hot-plugged
 		// disk, so that BlockdevDel of NodeName(ID) closes either kind. Discard punches
 		// holes into the sparse file when the guest trims.
-		args = append(args, "-blockdev", fmt.Sprintf(`{"driver":"raw","node-name":%q,"read-only":%t,"discard":"unmap","file":{"driver":"file","filename":%q}}`,
-			NodeName(d.ID), d.ReadOnly, d.Path))
+		args = append(args, "-blockdev", fmt.Sprintf(`{"driver":"raw","node-name":%q,"read-only":%t,"discard":"unmap","file":{"driver":%q,"filename":%q}}`,
+			NodeName(d.ID), d.ReadOnly, fileDriver(d.HostDevice), d.Path))
 		dev := fmt.Sprintf("virtio-blk-pci,id=%s,drive=%s,bus=%s", d.ID, NodeName(d.ID), Port(port))
 		if d.Serial != "" {
 			dev += ",serial=" + d.Serial

@@ -53,6 +53,14 @@ func TestMachineArgs(t *testing.T) {
 		t.Errorf("too many ports, or a boot index with a kernel: %s", line)
 	}
 
+	// A block device (an encrypted volume's plaintext) is opened as one.
+	m.Disks[1].HostDevice = true
+	args, _ = m.Args()
+	if line := strings.Join(args, " "); !strings.Contains(line, `"file":{"driver":"host_device","filename":"/run/x/data.img"}`) {
+		t.Errorf("a block device is not opened with host_device: %s", line)
+	}
+	m.Disks[1].HostDevice = false
+
 	// Without a kernel, the firmware boots the first disk.
 	m.Kernel, m.Initrd, m.Append = "", "", ""
 	args, _ = m.Args()

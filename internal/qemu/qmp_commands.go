@@ -69,11 +69,13 @@ func (q *QMP) Quit(ctx context.Context) error {
 }
 
 // RawFile is a block node reading and writing a raw image file (an EBS
-// volume's sparse file).
+// volume's sparse file) or block device.
 type RawFile struct {
 	NodeName string // the node's name, which DeviceAdd's Drive and BlockResize refer to
 	Filename string
-	ReadOnly bool
+	// HostDevice says Filename is a block device (QEMU's host_device driver).
+	HostDevice bool
+	ReadOnly   bool
 	// Discard passes the guest's TRIM/discard on to the file, which punches
 	// holes in it: a sparse volume shrinks again when the guest frees blocks.
 	Discard bool
@@ -97,7 +99,7 @@ func (q *QMP) BlockdevAdd(ctx context.Context, f RawFile) error {
 		Driver:   "raw",
 		ReadOnly: f.ReadOnly,
 		Discard:  "ignore",
-		File:     fileNode{Driver: "file", Filename: f.Filename},
+		File:     fileNode{Driver: fileDriver(f.HostDevice), Filename: f.Filename},
 	}
 	if f.Discard {
 		args.Discard = "unmap"
@@ -210,7 +212,9 @@ func (q *QMP) QueryBlock(ctx context.Context) ([]BlockInfo, error) {
 // BlockResize sets the size of the block node to size bytes: the raw file is
 // truncated to it, and a running guest is told the disk's capacity changed (it
 // logs "capacity change" and lsblk shows the new size). Growing is what
-// ModifyVolume needs; shrinking works too and destroys data past the end.
+// ModifyVolume needs; shrinking works too and destroys data past the end. A
+// block device (HostDevice) cannot be grown by QEMU: grow it first, then
+// BlockResize to its new size makes QEMU and the guest take it.
 func (q *QMP) BlockResize(ctx context.Context, nodeName string, size int64) error {
 	return q.Execute(ctx, "block_resize", struct {
 		NodeName string `json:"node-name"`

@@ -192,3 +192,73 @@ func TestRealQEMU(t *testing.T) {
 		})
 	}
 }
+
+// TestRealQEMUGrowsABlockDevice: a disk over a block device (host_device, as the
+// driver opens an encrypted volume's plaintext) takes the device's new size once
+// the device has grown: QEMU cannot grow a block device itself, and block_resize
+// to the device's size is how the guest learns of it. The device here is a loop
+// device over a file (root, losetup).
+func TestRealQEMUGrowsABlockDevice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loop devices need root")
+	}
+	losetup := needTool(t, "losetup", "mount")
+	dir := socketDir(t)
+	q := startQEMU(t, dir, "-machine", "q35,sata=off,smbus=off", "-device", "pcie-root-port,id=hp1,bus=pcie.0,chassis=1")
+	ctx := testContext(t)
+	file := filepath.Join(dir, "vol.raw")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(losetup, "--find", "--show", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v: %s", err, out)
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command(losetup, "--detach", loop).Run() })
+
+	if err := q.BlockdevAdd(ctx, RawFile{NodeName: "vol1", Filename: loop, HostDevice: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.DeviceAdd(ctx, VirtioBlk{ID: "vd1", Drive: "vol1", Serial: "xvdf", Bus: "hp1"}); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		t.Helper()
+		bs, err := q.QueryBlock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			if b.Inserted != nil && b.Inserted.NodeName == "vol1" {
+				return b.Inserted.Image.VirtualSize
+			}
+		}
+		t.Fatalf("query-block does not list vol1: %+v", bs)
+		return 0
+	}
+	if got := size(); got != 1<<20 {
+		t.Fatalf("the disk has %d bytes, want %d", got, 1<<20)
+	}
+	if err := q.BlockResize(ctx, "vol1", 3<<20); err == nil {
+		t.Error("block_resize grew a block device that had not grown")
+	}
+	if err := os.Truncate(file, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(losetup, "--set-capacity", loop).CombinedOutput(); err != nil {
+		t.Fatalf("losetup --set-capacity: %v: %s", err, out)
+	}
+	if err := q.BlockResize(ctx, "vol1", 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(); got != 3<<20 {
+		t.Errorf("after block_resize the disk has %d bytes, want %d", got, 3<<20)
+	}
+	if err := q.Quit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

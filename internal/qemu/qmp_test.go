@@ -529,6 +529,9 @@ func TestHelperArguments(t *testing.T) {
 			return q.BlockdevAdd(ctx, RawFile{NodeName: "ami", Filename: "/a.raw", ReadOnly: true})
 		}, `blockdev-add {"node-name":"ami","driver":"raw","read-only":true,"discard":"ignore","file":{"driver":"file","filename":"/a.raw"}}`},
 		{func(q *QMP, ctx context.Context) error {
+			return q.BlockdevAdd(ctx, RawFile{NodeName: "enc", Filename: "/dev/mapper/x", HostDevice: true, Discard: true})
+		}, `blockdev-add {"node-name":"enc","driver":"raw","read-only":false,"discard":"unmap","file":{"driver":"host_device","filename":"/dev/mapper/x"}}`},
+		{func(q *QMP, ctx context.Context) error {
 			return q.DeviceAdd(ctx, VirtioBlk{ID: "vd1", Drive: "vol1", Serial: "vol0123456789abcdef0", Bus: "hp1"})
 		}, `device_add {"driver":"virtio-blk-pci","id":"vd1","drive":"vol1","serial":"vol0123456789abcdef0","bus":"hp1"}`},
 		{func(q *QMP, ctx context.Context) error {

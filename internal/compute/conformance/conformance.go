@@ -62,6 +62,7 @@ func RunConfig(t *testing.T, cfg Config) {
 		{"NotFound", testNotFound},
 		{"InvalidState", testInvalidState},
 		{"Volumes", testVolumes},
+		{"ResizeVolume", testResizeVolume},
 		{"Interfaces", testInterfaces},
 		{"Console", testConsole},
 		{"GuestEvents", testGuestEvents},

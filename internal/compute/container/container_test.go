@@ -255,18 +255,5 @@ func sweep(root string) {
 			unmountAll(f[4])
 		}
 	}
-	if deviceMapperReady() == nil {
-		out, _ := dmsetup(context.Background(), "", "ls")
-		for _, line := range strings.Split(out, "\n") {
-			if name, _, _ := strings.Cut(line, "\t"); strings.HasPrefix(name, "strato-i-") {
-				closeCrypt(context.Background(), name)
-			}
-		}
-	}
-	backings, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	for _, b := range backings {
-		if raw, err := os.ReadFile(b); err == nil && strings.HasPrefix(string(raw), root+"/") {
-			detachLoop("/dev/" + filepath.Base(filepath.Dir(filepath.Dir(b))))
-		}
-	}
+	host.SweepDisks(root)
 }

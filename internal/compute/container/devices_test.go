@@ -15,6 +15,7 @@ import (
 	"strato/internal/cloud"
 	"strato/internal/compute"
 	"strato/internal/compute/conformance"
+	"strato/internal/compute/host"
 )
 
 // running makes and starts an instance from spec, destroyed when the test ends.
@@ -29,20 +30,6 @@ func running(t *testing.T, d *Driver, s cloud.InstanceSpec) {
 		t.Fatal(err)
 	}
 	waitStatus(t, d, s.ID, stateRunning)
-}
-
-// volumeWith is an 8 MiB volume file starting with marker.
-func volumeWith(t *testing.T, marker string) string {
-	path := conformance.SparseFile(t, t.TempDir(), "vol.img", 8<<20)
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(marker), 0); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func TestBlockDevicesInside(t *testing.T) {
@@ -65,7 +52,7 @@ func TestBlockDevicesInside(t *testing.T) {
 	}
 
 	// Hot-plugged while running, at /dev/sdf: the guest sees /dev/xvdf.
-	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "strato-volume")}
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "strato-volume")}
 	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +102,7 @@ func TestBlockDevicesInside(t *testing.T) {
 	if out, err := d.exec(t, s.ID, "sh", "-c", script); err == nil {
 		t.Errorf("a detached volume's device is still readable inside: %q", out)
 	}
-	if loops, _ := loopsOf(vol.Path); len(loops) != 0 {
+	if loops, _ := host.LoopsOf(vol.Path); len(loops) != 0 {
 		t.Errorf("loop devices left on a detached volume: %v", loops)
 	}
 	if out := d.mustExec(t, s.ID, "ls", "/sys/block", "/sys/class/block", "/sys/dev/block"); strings.Contains(out, "xvdf") ||
@@ -124,7 +111,7 @@ func TestBlockDevicesInside(t *testing.T) {
 	}
 
 	// Read-only: the guest reads, but cannot write.
-	ro := cloud.BlockDevice{Device: "/dev/xvdg", Path: volumeWith(t, "read-only"), ReadOnly: true}
+	ro := cloud.BlockDevice{Device: "/dev/xvdg", Path: conformance.VolumeWith(t, "read-only"), ReadOnly: true}
 	if err := d.AttachVolume(context.Background(), s.ID, ro); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +121,44 @@ func TestBlockDevicesInside(t *testing.T) {
 	if out, err := d.exec(t, s.ID, "sh", "-c", "printf x | dd of=/dev/xvdg conv=notrunc,fsync 2>&1"); err == nil {
 		t.Errorf("writing to a read-only volume succeeded: %s", out)
 	}
+}
+
+// TestResizeVolume: a volume whose file grew (ModifyVolume) shows its new size
+// inside a running instance, its data kept: the device node (blockdev) and the
+// instance's /sys/block (lsblk). The root disk grows too; its partition stays as
+// it was (growing it is the user's part).
+func TestResizeVolume(t *testing.T) {
+	d := newEnv(t).open()
+	s := spec(t, conformance.NewID(), testDisk)
+	running(t, d, s)
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "kept")}
+	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.mustExec(t, s.ID, "blockdev", "--getsize64", "/dev/xvdf"); out != strconv.Itoa(8<<20) {
+		t.Fatalf("blockdev --getsize64 /dev/xvdf = %s before, want %d", out, 8<<20)
+	}
+	for path, size := range map[string]int64{vol.Path: 24 << 20, s.Root.Path: 80 << 20} {
+		if err := os.Truncate(path, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.ResizeVolume(context.Background(), s.ID, vol.Device, 24<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ResizeVolume(context.Background(), s.ID, s.Root.Device, 80<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.mustExec(t, s.ID, "blockdev", "--getsize64", "/dev/xvdf"); out != strconv.Itoa(24<<20) {
+		t.Errorf("blockdev --getsize64 /dev/xvdf = %s after ResizeVolume, want %d", out, 24<<20)
+	}
+	if out := d.mustExec(t, s.ID, "cat", "/sys/block/xvdf/size"); out != strconv.Itoa(24<<20/512) {
+		t.Errorf("/sys/block/xvdf/size = %s after ResizeVolume, want %d sectors", out, 24<<20/512)
+	}
+	if out := d.mustExec(t, s.ID, "head", "-c", "4", "/dev/xvdf"); out != "kept" {
+		t.Errorf("the grown volume reads %q, want what it held", out)
+	}
+	wantLsblk(t, d, s.ID, []string{"xvda 80M disk", "xvda1 63M part", "xvdb 16M disk", "xvdf 24M disk"})
 }
 
 func TestLimitsAndNamespaces(t *testing.T) {
@@ -237,7 +262,7 @@ func TestColdPlug(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Destroy(context.Background(), s.ID) })
-	vol := cloud.BlockDevice{Device: "/dev/sdh", Path: volumeWith(t, "cold")}
+	vol := cloud.BlockDevice{Device: "/dev/sdh", Path: conformance.VolumeWith(t, "cold")}
 	if err := d.AttachVolume(ctx, s.ID, vol); err != nil {
 		t.Fatal(err)
 	}

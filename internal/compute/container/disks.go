@@ -32,12 +32,10 @@ type hostPart struct {
 	Start, Sectors uint64
 }
 
-// dmName names an encrypted volume's device-mapper device.
-func dmName(id, guest string) string { return "strato-" + id + "-" + filepath.Base(guest) }
-
-// openDisk gives the host block devices for a volume and its partitions: loop
-// devices (over the dm-crypt plaintext of an encrypted volume), reusing what
-// exists, so that a start after an interrupted one, or a reboot, finds them.
+// openDisk gives the host block devices for a volume and its partitions: its
+// block device (host.OpenDisk), and loop devices over that device's plaintext
+// for its partitions, reusing what exists, so that a start after an interrupted
+// one, or a reboot, finds them.
 func openDisk(ctx context.Context, id, guest string, b cloud.BlockDevice) (hostDisk, error) {
 	h := hostDisk{Guest: guest, ReadOnly: b.ReadOnly}
 	if b.Ephemeral {
@@ -45,17 +43,14 @@ func openDisk(ctx context.Context, id, guest string, b cloud.BlockDevice) (hostD
 			return h, err
 		}
 	}
-	loop, err := loopFor(b.Path, b.ReadOnly, loopSpan{})
+	dev, err := host.OpenDisk(ctx, id, guest, b)
 	if err != nil {
 		return h, err
 	}
-	h.Dev = loop
+	h.Dev = dev
 	plain := b.Path // what the partitions' loops read
 	if len(b.Key) > 0 {
-		if h.Dev, err = openCrypt(ctx, dmName(id, guest), loop, b.Key, b.ReadOnly); err != nil {
-			return h, fmt.Errorf("volume at %s: %w", b.Device, err)
-		}
-		plain = h.Dev
+		plain = dev
 	}
 	parts, size, err := partitionsOf(plain)
 	if err != nil {
@@ -67,7 +62,7 @@ func openDisk(ctx context.Context, id, guest string, b cloud.BlockDevice) (hostD
 			continue // a table that promises more than the disk holds
 		}
 		length := min(p.Length, h.Sectors-p.Start)
-		dev, err := loopFor(plain, b.ReadOnly, loopSpan{Offset: p.Start * sectorSize, Size: length * sectorSize})
+		dev, err := host.LoopFor(plain, b.ReadOnly, host.LoopSpan{Offset: p.Start * sectorSize, Size: length * sectorSize})
 		if err != nil {
 			return h, fmt.Errorf("partition %d of the volume at %s: %w", p.Number, b.Device, err)
 		}
@@ -89,18 +84,6 @@ func partitionsOf(path string) ([]partition, uint64, error) {
 	}
 	parts, err := readPartitions(f)
 	return parts, uint64(size), err
-}
-
-// closeDisk releases what openDisk made for a volume; what is gone already is
-// skipped.
-func closeDisk(ctx context.Context, id, guest string, b cloud.BlockDevice) error {
-	var errs []error
-	if len(b.Key) > 0 {
-		name := dmName(id, guest)
-		errs = append(errs, detachLoopsOf("/dev/mapper/"+name), closeCrypt(ctx, name))
-	}
-	errs = append(errs, detachLoopsOf(b.Path))
-	return errors.Join(errs...)
 }
 
 // mountRoot mounts the root volume's file system at target, unless it is

@@ -148,7 +148,7 @@ func (d *Driver) Name() string { return Name }
 // Create makes the instance's directory and record and, for an instance-store
 // root, its copy of the image; nothing runs yet.
 func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
-	if err := d.table.CheckCreate(ctx, spec, usable); err != nil {
+	if err := d.table.CheckCreate(ctx, spec, host.CheckVolume); err != nil {
 		return err
 	}
 	in, added := d.table.Add(spec.ID, &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)})
@@ -187,21 +187,6 @@ func (d *Driver) create(in *instance, spec cloud.InstanceSpec) error {
 	console.Close()
 	in.rec = record{Record: host.Record{Version: stateVersion, Spec: spec, State: stateCreated}}
 	return d.save(in)
-}
-
-// usable checks what can be checked of a volume before it is used: an
-// encrypted one needs device-mapper and an AES-256-XTS key.
-func usable(b cloud.BlockDevice) error {
-	if len(b.Key) == 0 {
-		return nil
-	}
-	if len(b.Key) != xtsKeySize {
-		return fmt.Errorf("volume at %s: key of %d bytes, want %d (AES-256-XTS)", b.Device, len(b.Key), xtsKeySize)
-	}
-	if err := deviceMapperReady(); err != nil {
-		return fmt.Errorf("volume at %s: %w", b.Device, err)
-	}
-	return nil
 }
 
 // Destroy removes the container, its mounts and devices, its instance-store

@@ -230,10 +230,10 @@ func (d *Driver) release(ctx context.Context, in *instance, empty bool) error {
 	spec := in.rec.Spec
 	errs := []error{d.runc.delete(ctx, in.id), unmountAll(filepath.Join(in.dir, rootfsDirName))}
 	if spec.Root.Path != "" {
-		errs = append(errs, closeDisk(ctx, in.id, host.RootGuestName(spec.Root.Device), spec.Root))
+		errs = append(errs, host.CloseDisk(ctx, in.id, host.RootGuestName(spec.Root.Device), spec.Root))
 	}
 	for _, b := range spec.Devices {
-		errs = append(errs, closeDisk(ctx, in.id, host.GuestName(b.Device), b))
+		errs = append(errs, host.CloseDisk(ctx, in.id, host.GuestName(b.Device), b))
 		if empty && b.Ephemeral {
 			errs = append(errs, host.MakeSparse(b.Path, b.Size))
 		}

@@ -3,15 +3,14 @@ package container
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/xts"
 	"golang.org/x/sys/unix"
 
 	"strato/internal/cloud"
@@ -227,11 +226,11 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // without device-mapper, Create and AttachVolume say so.
 func TestEncryptedVolumes(t *testing.T) {
 	d := newEnv(t).open()
-	key := bytes.Repeat([]byte{0x5a, 0xa5}, xtsKeySize/2)
+	key := bytes.Repeat([]byte{0x5a, 0xa5}, host.XTSKeySize/2)
 	s := spec(t, conformance.NewID(), testDisk)
-	encryptFile(t, s.Root.Path, key)
+	conformance.EncryptFile(t, s.Root.Path, key)
 	s.Root.Key = key
-	if deviceMapperReady() != nil {
+	if host.DeviceMapperReady() != nil {
 		if misc, _ := os.ReadFile("/proc/misc"); bytes.Contains(misc, []byte(" device-mapper\n")) && os.Getenv("STRATO_TEST_REQUIRE_TOOLS") != "" {
 			t.Fatal("the kernel has device-mapper but dmsetup is not installed (Debian package dmsetup)")
 		}
@@ -241,7 +240,7 @@ func TestEncryptedVolumes(t *testing.T) {
 		}
 		plain := spec(t, conformance.NewID(), testDisk)
 		running(t, d, plain)
-		vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "x"), Key: key}
+		vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "x"), Key: key}
 		if err := d.AttachVolume(context.Background(), plain.ID, vol); err == nil || !strings.Contains(err.Error(), "device-mapper") {
 			t.Fatalf("AttachVolume of an encrypted volume without device-mapper = %v, want an error saying so", err)
 		}
@@ -251,33 +250,26 @@ func TestEncryptedVolumes(t *testing.T) {
 	if out := d.mustExec(t, s.ID, "cat", "/etc/os-release"); !strings.Contains(out, "strato minimal") {
 		t.Errorf("the encrypted root reads %q", out)
 	}
-	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: volumeWith(t, "plaintext"), Key: key}
-	encryptFile(t, vol.Path, key)
+	vol := cloud.BlockDevice{Device: "/dev/sdf", Path: conformance.VolumeWith(t, "plaintext"), Key: key}
+	conformance.EncryptFile(t, vol.Path, key)
 	if err := d.AttachVolume(context.Background(), s.ID, vol); err != nil {
 		t.Fatal(err)
 	}
 	if out := d.mustExec(t, s.ID, "head", "-c", "9", "/dev/xvdf"); out != "plaintext" {
 		t.Errorf("the encrypted volume reads %q inside, want its plaintext", out)
 	}
-}
 
-// encryptFile encrypts a volume file in place as dm-crypt's aes-xts-plain64
-// with 512-byte sectors reads it (the sector number is the tweak).
-func encryptFile(t *testing.T, path string, key []byte) {
-	t.Helper()
-	c, err := xts.NewCipher(aes.NewCipher, key)
-	if err != nil {
+	// Grown (ModifyVolume): the plaintext device takes the file's new size.
+	if err := os.Truncate(vol.Path, 24<<20); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if err := d.ResizeVolume(context.Background(), s.ID, vol.Device, 24<<20); err != nil {
 		t.Fatal(err)
 	}
-	for sector := 0; sector*sectorSize < len(data); sector++ {
-		block := data[sector*sectorSize : (sector+1)*sectorSize]
-		c.Encrypt(block, block, uint64(sector))
+	if out := d.mustExec(t, s.ID, "blockdev", "--getsize64", "/dev/xvdf"); out != strconv.Itoa(24<<20) {
+		t.Errorf("blockdev --getsize64 of the grown encrypted volume = %s, want %d", out, 24<<20)
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
+	if out := d.mustExec(t, s.ID, "head", "-c", "9", "/dev/xvdf"); out != "plaintext" {
+		t.Errorf("the grown encrypted volume reads %q inside, want its plaintext", out)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"strato/internal/compute/host"
 )
 
 // partition is one entry of a disk's partition table, in 512-byte sectors.
@@ -14,7 +16,7 @@ type partition struct {
 	Start, Length uint64
 }
 
-const sectorSize = 512
+const sectorSize = host.SectorSize
 
 // readPartitions reads a disk's partition table: the primary entries of an MBR,
 // or the entries of a GPT behind a protective MBR. A disk without either (a

@@ -96,6 +96,11 @@ func worldReadable(dir string) error {
 	})
 }
 
+// resizeInSysView gives a disk (guest name) its new size in sectors.
+func resizeInSysView(dir, guest string, sectors uint64) error {
+	return os.WriteFile(filepath.Join(dir, "block", filepath.Base(guest), "size"), []byte(strconv.FormatUint(sectors, 10)+"\n"), 0o444)
+}
+
 // removeFromSysView takes a disk (guest name) and its partitions out.
 func removeFromSysView(dir, guest string) error {
 	disk := filepath.Base(guest)

@@ -23,7 +23,7 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		return err
 	}
 	defer in.Unlock()
-	if err := usable(dev); err != nil {
+	if err := host.CheckVolume(dev); err != nil {
 		return fmt.Errorf("compute container: attach to %s: %w", id, err)
 	}
 	spec := &in.rec.Spec
@@ -61,32 +61,58 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 	}
 	defer in.Unlock()
 	spec := &in.rec.Spec
-	guest := host.GuestName(device)
-	if spec.Root.Path != "" && (guest == host.RootGuestName(spec.Root.Device) || device == spec.Root.Device) {
+	v, ok := host.VolumeAt(*spec, device)
+	switch {
+	case !ok:
+		return nil // not attached: detaching again is a no-op
+	case v.Index < 0:
 		if in.rec.State == stateRunning {
 			return d.invalidState("detach", id, "the root volume of a running instance")
 		}
 		spec.Root = cloud.BlockDevice{Device: spec.Root.Device}
 		return d.save(in)
 	}
-	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return host.GuestName(b.Device) == guest })
-	if i < 0 {
-		return nil // not attached: detaching again is a no-op
-	}
 	if in.rec.State == stateRunning {
-		err := unplugNodes(in.rec.Init.PID, guest)
+		err := unplugNodes(in.rec.Init.PID, v.Guest)
 		if err == nil {
-			err = removeFromSysView(filepath.Join(in.dir, sysDirName), guest)
+			err = removeFromSysView(filepath.Join(in.dir, sysDirName), v.Guest)
 		}
 		if err != nil {
 			return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
 		}
 	}
-	if err := closeDisk(ctx, id, guest, spec.Devices[i]); err != nil {
+	if err := host.CloseDisk(ctx, id, v.Guest, v.BlockDevice); err != nil {
 		return fmt.Errorf("compute container: detach %s from %s: %w", device, id, err)
 	}
-	spec.Devices = slices.Delete(spec.Devices, i, i+1)
+	spec.Devices = slices.Delete(spec.Devices, v.Index, v.Index+1)
 	return d.save(in)
+}
+
+// ResizeVolume shows a running instance the new size of the volume at device,
+// whose file has grown (ModifyVolume): its block device grows to the file's size
+// (host.GrowDisk: the loop device's capacity, an encrypted volume's table), and
+// the instance's /sys/block says so; the device node inside reports it at once
+// (blockdev --getsize64, lsblk). Its partitions' devices keep their sizes. A
+// stopped instance finds the size at its next start, and a device without a
+// volume is nothing to do.
+func (d *Driver) ResizeVolume(ctx context.Context, id, device string, size int64) error {
+	in, err := d.table.Lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer in.Unlock()
+	v, ok := host.VolumeAt(in.rec.Spec, device)
+	if !ok || in.rec.State != stateRunning {
+		return nil
+	}
+	sectors, err := host.GrowDisk(ctx, id, v.Guest, v.BlockDevice)
+	if err == nil {
+		err = resizeInSysView(filepath.Join(in.dir, sysDirName), v.Guest, sectors)
+	}
+	if err != nil {
+		return fmt.Errorf("compute container: resize %s of %s: %w", device, id, err)
+	}
+	return nil
 }
 
 // hotPlug gives a running instance a volume: its host devices, then its nodes
@@ -107,7 +133,7 @@ func (d *Driver) hotPlug(ctx context.Context, in *instance, guest string, dev cl
 		if uerr != nil {
 			d.opts.Log.Error("compute container: undoing a failed attach", "instance", in.id, "err", uerr)
 		}
-		if cerr := closeDisk(context.WithoutCancel(ctx), in.id, guest, dev); cerr != nil {
+		if cerr := host.CloseDisk(context.WithoutCancel(ctx), in.id, guest, dev); cerr != nil {
 			d.opts.Log.Error("compute container: undoing a failed attach", "instance", in.id, "err", cerr)
 		}
 	}

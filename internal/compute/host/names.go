@@ -24,6 +24,29 @@ func RootGuestName(device string) string {
 	return strings.TrimRight(GuestName(device), "0123456789")
 }
 
+// Volume is a volume of an instance at a device name.
+type Volume struct {
+	cloud.BlockDevice
+	Guest string // its name inside the instance: /dev/xvdf, the root /dev/xvda
+	Index int    // its index in the spec's Devices; -1 for the root volume
+}
+
+// VolumeAt finds the volume a spec has at a device name as the API gives it
+// (/dev/sdf or /dev/xvdf; the root volume also by its mapping's name,
+// /dev/sda1); ok is false when no volume is there (a detached root volume is
+// none).
+func VolumeAt(spec cloud.InstanceSpec, device string) (v Volume, ok bool) {
+	guest := GuestName(device)
+	if root := RootGuestName(spec.Root.Device); spec.Root.Path != "" && (guest == root || device == spec.Root.Device) {
+		return Volume{BlockDevice: spec.Root, Guest: root, Index: -1}, true
+	}
+	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return GuestName(b.Device) == guest })
+	if i < 0 {
+		return Volume{}, false
+	}
+	return Volume{BlockDevice: spec.Devices[i], Guest: guest, Index: i}, true
+}
+
 // IsInstanceID tells instance directories from a driver's others, and keeps an ID
 // from naming a path outside the driver's directory.
 func IsInstanceID(name string) bool {

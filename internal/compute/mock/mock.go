@@ -174,6 +174,21 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 	})
 }
 
+// ResizeVolume records the size the volume at device has grown to (Devices shows
+// it) and logs what a guest's kernel says of it. A stopped instance, or a device
+// without a volume, is nothing to do.
+func (d *Driver) ResizeVolume(ctx context.Context, id, device string, size int64) error {
+	return d.change(ctx, id, false, func(in *instance) error {
+		b := in.volume(device)
+		if b == nil || in.State != StateRunning {
+			return nil
+		}
+		b.Size = size
+		d.log(in, fmt.Sprintf("blkfront: %s: capacity changed to %d bytes", kernelName(device), size))
+		return nil
+	})
+}
+
 func (d *Driver) AttachInterface(ctx context.Context, id string, nic cloud.InterfaceSpec) error {
 	return d.change(ctx, id, false, func(in *instance) error {
 		for _, have := range in.Spec.Interfaces {
@@ -312,16 +327,29 @@ func (in *instance) devices() []cloud.BlockDevice {
 }
 
 func (in *instance) device(name string) (cloud.BlockDevice, bool) {
-	for _, b := range in.devices() {
-		if b.Device == name {
-			return b, true
-		}
+	if b := in.volume(name); b != nil {
+		return *b, true
 	}
 	return cloud.BlockDevice{}, false
 }
 
+// volume is the block device at a device name, where the instance keeps it (nil:
+// none).
+func (in *instance) volume(name string) *cloud.BlockDevice {
+	if in.Spec.Root.Device == name {
+		return &in.Spec.Root
+	}
+	for _, list := range [][]cloud.BlockDevice{in.Spec.Devices, in.Attached} {
+		if i := slices.IndexFunc(list, func(b cloud.BlockDevice) bool { return b.Device == name }); i >= 0 {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
 func (in *instance) clone() instance {
 	c := *in
+	c.Spec.Devices = slices.Clone(in.Spec.Devices)
 	c.Attached = slices.Clone(in.Attached)
 	c.Console = slices.Clone(in.Console)
 	return c

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"strato/internal/cloud"
+	"strato/internal/compute/host"
 	vmm "strato/internal/qemu"
 )
 
@@ -37,7 +39,7 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		return err
 	}
 	defer in.Unlock()
-	if err := usable(dev); err != nil {
+	if err := host.CheckVolume(dev); err != nil {
 		return fmt.Errorf("compute qemu: attach to %s: %w", id, err)
 	}
 	name := diskName(dev, false)
@@ -56,18 +58,39 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		}
 		ctx, cancel := context.WithTimeout(ctx, unplugTimeout)
 		defer cancel()
-		node := vmm.NodeName(diskID(name))
-		if err := in.run.qmp.BlockdevAdd(ctx, vmm.RawFile{NodeName: node, Filename: dev.Path, ReadOnly: dev.ReadOnly, Discard: true}); err != nil {
-			return fmt.Errorf("compute qemu: attach %s to %s: %w", name, id, err)
-		}
-		if err := in.run.qmp.DeviceAdd(ctx, vmm.VirtioBlk{ID: diskID(name), Drive: node, Serial: name, Bus: vmm.Port(port)}); err != nil {
-			_ = in.run.qmp.BlockdevDel(ctx, node)
+		if err := d.hotPlug(ctx, in, name, port, dev); err != nil {
 			return fmt.Errorf("compute qemu: attach %s to %s: %w", name, id, err)
 		}
 		in.rec.Ports[name] = port
 	}
 	in.rec.Spec.Devices = append(in.rec.Spec.Devices, dev)
 	return d.save(in)
+}
+
+// hotPlug gives the running machine a disk for the volume on a free root port; a
+// failure leaves nothing behind.
+func (d *Driver) hotPlug(ctx context.Context, in *instance, name string, port int, dev cloud.BlockDevice) (err error) {
+	defer func() {
+		if err == nil {
+			return
+		}
+		if cerr := closeVolume(context.WithoutCancel(ctx), in.id, name, dev); cerr != nil {
+			d.opts.Log.Error("compute qemu: undoing a failed attach", "instance", in.id, "err", cerr)
+		}
+	}()
+	path, hostDevice, err := openVolume(ctx, in.id, name, dev)
+	if err != nil {
+		return err
+	}
+	node := vmm.NodeName(diskID(name))
+	if err := in.run.qmp.BlockdevAdd(ctx, vmm.RawFile{NodeName: node, Filename: path, HostDevice: hostDevice, ReadOnly: dev.ReadOnly, Discard: true}); err != nil {
+		return err
+	}
+	if err := in.run.qmp.DeviceAdd(ctx, vmm.VirtioBlk{ID: diskID(name), Drive: node, Serial: name, Bus: vmm.Port(port)}); err != nil {
+		_ = in.run.qmp.BlockdevDel(ctx, node)
+		return err
+	}
+	return nil
 }
 
 // DetachVolume detaches the volume at a device name: unplugged from a running machine
@@ -79,19 +102,19 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 		return err
 	}
 	defer in.Unlock()
-	name := diskName(cloud.BlockDevice{Device: device}, false)
 	spec := &in.rec.Spec
-	if spec.Root.Path != "" && diskName(spec.Root, true) == name {
+	v, ok := host.VolumeAt(*spec, device)
+	switch {
+	case !ok:
+		return nil
+	case v.Index < 0:
 		if in.rec.State == stateRunning {
 			return d.invalidState("detach the root volume of", id, "it is running")
 		}
 		spec.Root.Path = ""
 		return d.save(in)
 	}
-	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return diskName(b, false) == name })
-	if i < 0 {
-		return nil
-	}
+	name := strings.TrimPrefix(v.Guest, "/dev/")
 	if in.rec.State == stateRunning && in.run != nil {
 		ctx, cancel := context.WithTimeout(ctx, unplugTimeout)
 		defer cancel()
@@ -103,7 +126,10 @@ func (d *Driver) DetachVolume(ctx context.Context, id, device string) error {
 		}
 		delete(in.rec.Ports, name)
 	}
-	spec.Devices = slices.Delete(spec.Devices, i, i+1)
+	if err := closeVolume(ctx, id, name, v.BlockDevice); err != nil {
+		return fmt.Errorf("compute qemu: detach %s from %s: %w", name, id, err)
+	}
+	spec.Devices = slices.Delete(spec.Devices, v.Index, v.Index+1)
 	return d.save(in)
 }
 

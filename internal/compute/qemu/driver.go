@@ -148,7 +148,7 @@ func (d *Driver) Name() string { return Name }
 // Create makes the instance's directory and record and, for an instance-store root,
 // its copy of the image; nothing runs yet.
 func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
-	if err := d.table.CheckCreate(ctx, spec, usable); err != nil {
+	if err := d.table.CheckCreate(ctx, spec, host.CheckVolume); err != nil {
 		return err
 	}
 	in, added := d.table.Add(spec.ID, &instance{id: spec.ID, dir: filepath.Join(d.dir, spec.ID)})
@@ -180,14 +180,6 @@ func (d *Driver) Create(ctx context.Context, spec cloud.InstanceSpec) error {
 	return nil
 }
 
-// usable refuses what the driver cannot give a machine yet.
-func usable(b cloud.BlockDevice) error {
-	if len(b.Key) > 0 {
-		return fmt.Errorf("%w: the qemu driver does not run encrypted volumes yet (the volume at %s)", compute.ErrInvalidState, b.Device)
-	}
-	return nil
-}
-
 // Destroy ends the machine if it runs, takes its interfaces out of their subnets and
 // removes its directory (its instance-store volumes with it). Destroying what is gone
 // is a no-op.
@@ -205,7 +197,7 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 			return fmt.Errorf("compute qemu: destroy %s: %w", id, err)
 		}
 	}
-	var errs []error
+	errs := []error{d.closeVolumes(ctx, in)}
 	if d.net != nil {
 		for _, nic := range in.rec.Spec.Interfaces {
 			errs = append(errs, d.net.UnplugInterface(ctx, nic.VpcID, nic.ID))

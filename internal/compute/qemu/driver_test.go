@@ -109,6 +109,9 @@ func buildGuest() (compute.VMBoot, string, error) {
 	if err := imagebuild.MinimalRoot(ctx, root, helper); err != nil {
 		return compute.VMBoot{}, "", err
 	}
+	if err := os.WriteFile(filepath.Join(root, probeInitPath), []byte(probeInit), 0o755); err != nil {
+		return compute.VMBoot{}, "", err
+	}
 	disk := filepath.Join(dir, "minimal.img")
 	if err := imagebuild.Disk(ctx, root, disk, 256<<20, imagebuild.RootLabel); err != nil {
 		return compute.VMBoot{}, "", err

@@ -89,6 +89,9 @@ func (d *Driver) Start(ctx context.Context, id string) error {
 		return d.invalidState("start", id, "it has no root volume")
 	}
 	if err := d.boot(ctx, in); err != nil {
+		if cerr := d.closeVolumes(context.WithoutCancel(ctx), in); cerr != nil {
+			d.opts.Log.Error("compute qemu: undoing a failed start", "instance", id, "err", cerr)
+		}
 		return fmt.Errorf("compute qemu: start %s: %w", id, err)
 	}
 	return nil
@@ -105,17 +108,6 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 		PIDFile:   filepath.Join(in.dir, pidFileName),
 		FreePorts: freePorts,
 	}
-	if m.Kernel != "" {
-		ownLoader, err := hasBootLoader(spec.Root.Path)
-		if err != nil {
-			return fmt.Errorf("reading the root disk's boot record: %w", err)
-		}
-		if ownLoader {
-			m.Kernel, m.Initrd = "", ""
-		} else {
-			m.Append = strings.TrimSpace(kernelCmdline + " " + d.opts.VMBoot.Cmdline)
-		}
-	}
 	ports := map[string]int{}
 	for i, b := range devicesOf(spec) {
 		if b.Ephemeral {
@@ -124,8 +116,24 @@ func (d *Driver) boot(ctx context.Context, in *instance) error {
 			}
 		}
 		name := diskName(b, i == 0)
+		path, hostDevice, err := openVolume(ctx, in.id, name, b)
+		if err != nil {
+			return err
+		}
 		ports[name] = len(m.Disks)
-		m.Disks = append(m.Disks, vmm.Disk{ID: diskID(name), Path: b.Path, Serial: name, ReadOnly: b.ReadOnly})
+		m.Disks = append(m.Disks, vmm.Disk{ID: diskID(name), Path: path, HostDevice: hostDevice, Serial: name, ReadOnly: b.ReadOnly})
+	}
+	if m.Kernel != "" {
+		// The root disk as the guest reads it: an encrypted root's plaintext.
+		ownLoader, err := hasBootLoader(m.Disks[0].Path)
+		if err != nil {
+			return fmt.Errorf("reading the root disk's boot record: %w", err)
+		}
+		if ownLoader {
+			m.Kernel, m.Initrd = "", ""
+		} else {
+			m.Append = strings.TrimSpace(kernelCmdline + " " + d.opts.VMBoot.Cmdline)
+		}
 	}
 	var taps []*os.File
 	defer func() {
@@ -309,7 +317,17 @@ func (d *Driver) exited(in *instance, m *machine) {
 		in.rec.Impaired = !in.rec.ShutdownFromGuest
 	}
 	in.rec.Stopping = false
+	d.stoppedMachine(in)
+}
+
+// stoppedMachine finishes an instance whose QEMU ended without the driver's asking
+// (in.mu held, its record marked stopped): its instance storage is emptied, its
+// volumes' devices go, and the record is written.
+func (d *Driver) stoppedMachine(in *instance) {
 	d.emptyInstanceStore(in)
+	if err := d.closeVolumes(context.Background(), in); err != nil {
+		d.opts.Log.Error("compute qemu: releasing a stopped machine's volumes", "instance", in.id, "err", err)
+	}
 	if err := d.save(in); err != nil {
 		d.opts.Log.Error("compute qemu: recording an exit", "instance", in.id, "err", err)
 	}
@@ -338,6 +356,10 @@ func (d *Driver) setRun(in *instance, m *machine) {
 // crashed (or was being stopped).
 func (d *Driver) adopt(in *instance) {
 	if in.rec.State != stateRunning {
+		// What a start that strato did not see through left.
+		if err := d.closeVolumes(context.Background(), in); err != nil {
+			d.opts.Log.Error("compute qemu: cleaning up after an interrupted start", "instance", in.id, "err", err)
+		}
 		return
 	}
 	run, err := d.attach(context.Background(), in, in.rec.QEMU)
@@ -362,10 +384,7 @@ func (d *Driver) adopt(in *instance) {
 		in.rec.Impaired = true
 	}
 	in.rec.Stopping, in.rec.QEMU, in.rec.Ports = false, host.Process{}, nil
-	d.emptyInstanceStore(in)
-	if err := d.save(in); err != nil {
-		d.opts.Log.Error("compute qemu: recording an exit", "instance", in.id, "err", err)
-	}
+	d.stoppedMachine(in)
 }
 
 // Stop shuts the machine down: the ACPI power button and StopTimeout for the guest
@@ -406,7 +425,7 @@ func (d *Driver) halt(ctx context.Context, in *instance, force bool) error {
 	in.rec.State, in.rec.Stopping, in.rec.ShutdownFromGuest, in.rec.Impaired = stateStopped, false, false, false
 	in.rec.QEMU, in.rec.Ports = host.Process{}, nil
 	d.emptyInstanceStore(in)
-	return d.save(in)
+	return errors.Join(d.closeVolumes(ctx, in), d.save(in))
 }
 
 // powerOff presses the power button and waits up to StopTimeout for the guest to

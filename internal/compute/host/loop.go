@@ -1,4 +1,4 @@
-package container
+package host
 
 import (
 	"errors"
@@ -11,18 +11,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// loopSpan is the part of a file a loop device shows: from Offset, Size bytes
-// (0: to the end). A partition is a span of its disk: the driver makes its
-// devices itself, as loops, because kernels built without partition-table
+// LoopSpan is the part of a file a loop device shows: from Offset, Size bytes
+// (0: to the end). A partition is a span of its disk: the container driver makes
+// its devices itself, as loops, because kernels built without partition-table
 // support (as these hosts' are) make none, and because a device-mapper device
 // has no partition scan.
-type loopSpan struct {
+type LoopSpan struct {
 	Offset, Size uint64
 }
 
 // attachLoop binds a span of file (a regular file or a block device) to a free
 // loop device and returns the device's path.
-func attachLoop(file string, readOnly bool, span loopSpan) (string, error) {
+func attachLoop(file string, readOnly bool, span LoopSpan) (string, error) {
 	mode := os.O_RDWR
 	if readOnly {
 		mode = os.O_RDONLY
@@ -66,7 +66,7 @@ func attachLoop(file string, readOnly bool, span loopSpan) (string, error) {
 	return "", fmt.Errorf("loop device for %s: every free loop device was taken meanwhile", file)
 }
 
-func configureLoop(path string, backing *os.File, name string, span loopSpan, flags uint32) error {
+func configureLoop(path string, backing *os.File, name string, span LoopSpan, flags uint32) error {
 	dev, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -99,15 +99,15 @@ func detachLoop(path string) error {
 	return nil
 }
 
-// boundLoop is a loop device and the span of its file.
-type boundLoop struct {
+// BoundLoop is a loop device and the span of its file.
+type BoundLoop struct {
 	Dev  string
-	Span loopSpan
+	Span LoopSpan
 }
 
-// loopsOf lists the loop devices bound to file, found from sysfs rather than
+// LoopsOf lists the loop devices bound to file, found from sysfs rather than
 // remembered, so that whatever an interrupted start left is found too.
-func loopsOf(file string) ([]boundLoop, error) {
+func LoopsOf(file string) ([]BoundLoop, error) {
 	want, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
@@ -119,17 +119,23 @@ func loopsOf(file string) ([]boundLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	var loops []boundLoop
+	var loops []BoundLoop
 	for _, b := range backings {
-		raw, err := os.ReadFile(b)
-		if err != nil || strings.TrimSuffix(string(raw), "\n") != want {
+		dir := filepath.Dir(b)
+		if loopBackingFile(filepath.Dir(dir)) != want {
 			continue // detached meanwhile, or another file's
 		}
-		dir := filepath.Dir(b)
-		loops = append(loops, boundLoop{Dev: "/dev/" + filepath.Base(filepath.Dir(dir)),
-			Span: loopSpan{Offset: sysfsNumber(filepath.Join(dir, "offset")), Size: sysfsNumber(filepath.Join(dir, "sizelimit"))}})
+		loops = append(loops, BoundLoop{Dev: "/dev/" + filepath.Base(filepath.Dir(dir)),
+			Span: LoopSpan{Offset: sysfsNumber(filepath.Join(dir, "offset")), Size: sysfsNumber(filepath.Join(dir, "sizelimit"))}})
 	}
 	return loops, nil
+}
+
+// loopBackingFile is the file a loop device (its sysfs directory,
+// /sys/block/loopN) is bound to; "" when none.
+func loopBackingFile(sysDir string) string {
+	raw, _ := os.ReadFile(filepath.Join(sysDir, "loop", "backing_file"))
+	return strings.TrimSuffix(string(raw), "\n")
 }
 
 func sysfsNumber(path string) uint64 {
@@ -138,10 +144,10 @@ func sysfsNumber(path string) uint64 {
 	return n
 }
 
-// loopFor returns a loop device showing the span of file, binding one unless
+// LoopFor returns a loop device showing the span of file, binding one unless
 // it exists.
-func loopFor(file string, readOnly bool, span loopSpan) (string, error) {
-	loops, err := loopsOf(file)
+func LoopFor(file string, readOnly bool, span LoopSpan) (string, error) {
+	loops, err := LoopsOf(file)
 	if err != nil {
 		return "", err
 	}
@@ -153,12 +159,26 @@ func loopFor(file string, readOnly bool, span loopSpan) (string, error) {
 	return attachLoop(file, readOnly, span)
 }
 
-// detachLoopsOf detaches every loop device bound to file.
-func detachLoopsOf(file string) error {
-	loops, err := loopsOf(file)
+// DetachLoopsOf detaches every loop device bound to file.
+func DetachLoopsOf(file string) error {
+	loops, err := LoopsOf(file)
 	errs := []error{err}
 	for _, l := range loops {
 		errs = append(errs, detachLoop(l.Dev))
 	}
 	return errors.Join(errs...)
+}
+
+// growLoop makes a loop device as long as its file is now (LOOP_SET_CAPACITY),
+// after the file grew; whoever has it open sees the new size.
+func growLoop(dev string) error {
+	f, err := os.OpenFile(dev, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.IoctlSetInt(int(f.Fd()), unix.LOOP_SET_CAPACITY, 0); err != nil {
+		return fmt.Errorf("%s: LOOP_SET_CAPACITY: %w", dev, err)
+	}
+	return nil
 }
