@@ -99,10 +99,10 @@ func testInvalidState(t *testing.T, s *suite) {
 	s.waitState(id, "stopped")
 }
 
-// testVolumes: hot-plug while running and cold-plug while stopped; a running
-// instance keeps running through both.
+// testVolumes: hot-plug while running and cold-plug while stopped, the root
+// volume too; a running instance keeps running through both.
 func testVolumes(t *testing.T, s *suite) {
-	id, _ := s.running()
+	id, spec := s.running()
 	dir := t.TempDir()
 	hot := cloud.BlockDevice{Device: "/dev/sdf", Path: SparseFile(t, dir, "hot.img", 8<<20)}
 	s.must("AttachVolume (running)", s.d.AttachVolume(ctx(t), id, hot))
@@ -115,6 +115,9 @@ func testVolumes(t *testing.T, s *suite) {
 	s.waitState(id, "stopped")
 	cold := cloud.BlockDevice{Device: "/dev/sdg", Path: SparseFile(t, dir, "cold.img", 8<<20), ReadOnly: true}
 	s.must("AttachVolume (stopped)", s.d.AttachVolume(ctx(t), id, cold))
+	s.must("DetachVolume (root, stopped)", s.d.DetachVolume(ctx(t), id, spec.Root.Device))
+	s.must("AttachVolume (root again, stopped)", s.d.AttachVolume(ctx(t), id, spec.Root))
+	s.must("AttachVolume (root, the same again)", s.d.AttachVolume(ctx(t), id, spec.Root))
 	s.must("Start with both", s.d.Start(ctx(t), id))
 	s.waitState(id, "running")
 	s.must("DetachVolume (running)", s.d.DetachVolume(ctx(t), id, cold.Device))

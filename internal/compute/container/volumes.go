@@ -27,16 +27,14 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		return fmt.Errorf("compute container: attach to %s: %w", id, err)
 	}
 	spec := &in.rec.Spec
-	guest := host.GuestName(dev.Device)
-	asRoot := guest == host.RootGuestName(spec.Root.Device) || dev.Device == spec.Root.Device
-	if held, ok := in.volumeAt(guest); ok {
+	if held, ok := host.VolumeAt(*spec, dev.Device); ok {
 		if held.Path == dev.Path {
 			return nil // the same volume again: a no-op
 		}
 		return fmt.Errorf("compute container: attach to %s at %s: %w: the device holds %s",
 			id, dev.Device, compute.ErrInvalidState, held.Path)
 	}
-	if asRoot {
+	if host.IsRootDevice(*spec, dev.Device) {
 		if in.rec.State == stateRunning {
 			return d.invalidState("attach", id, "a root volume cannot be attached to a running instance")
 		}
@@ -44,7 +42,7 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		return d.save(in)
 	}
 	if in.rec.State == stateRunning {
-		if err := d.hotPlug(ctx, in, guest, dev); err != nil {
+		if err := d.hotPlug(ctx, in, host.GuestName(dev.Device), dev); err != nil {
 			return fmt.Errorf("compute container: attach to %s at %s: %w", id, dev.Device, err)
 		}
 	}
@@ -138,18 +136,4 @@ func (d *Driver) hotPlug(ctx context.Context, in *instance, guest string, dev cl
 		}
 	}
 	return err
-}
-
-// volumeAt is the volume the guest sees at a device name, if any.
-func (in *instance) volumeAt(guest string) (cloud.BlockDevice, bool) {
-	spec := in.rec.Spec
-	if spec.Root.Path != "" && guest == host.RootGuestName(spec.Root.Device) {
-		return spec.Root, true
-	}
-	for _, b := range spec.Devices {
-		if host.GuestName(b.Device) == guest {
-			return b, true
-		}
-	}
-	return cloud.BlockDevice{}, false
 }

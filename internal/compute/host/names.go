@@ -36,15 +36,22 @@ type Volume struct {
 // /dev/sda1); ok is false when no volume is there (a detached root volume is
 // none).
 func VolumeAt(spec cloud.InstanceSpec, device string) (v Volume, ok bool) {
-	guest := GuestName(device)
-	if root := RootGuestName(spec.Root.Device); spec.Root.Path != "" && (guest == root || device == spec.Root.Device) {
-		return Volume{BlockDevice: spec.Root, Guest: root, Index: -1}, true
+	if spec.Root.Path != "" && IsRootDevice(spec, device) {
+		return Volume{BlockDevice: spec.Root, Guest: RootGuestName(spec.Root.Device), Index: -1}, true
 	}
+	guest := GuestName(device)
 	i := slices.IndexFunc(spec.Devices, func(b cloud.BlockDevice) bool { return GuestName(b.Device) == guest })
 	if i < 0 {
 		return Volume{}, false
 	}
 	return Volume{BlockDevice: spec.Devices[i], Guest: guest, Index: i}, true
+}
+
+// IsRootDevice tells whether a device name as the API gives it names the spec's
+// root device: /dev/xvda for a root mapped as /dev/sda1 too. A volume attached
+// there while the root volume is detached becomes the root volume.
+func IsRootDevice(spec cloud.InstanceSpec, device string) bool {
+	return GuestName(device) == RootGuestName(spec.Root.Device) || device == spec.Root.Device
 }
 
 // IsInstanceID tells instance directories from a driver's others, and keeps an ID

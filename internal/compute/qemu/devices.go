@@ -33,6 +33,8 @@ func freePort(in *instance) (int, error) {
 // AttachVolume attaches a volume at a device name: hot-plugged into a running machine
 // (the guest sees /dev/xvdX appear), recorded for the next boot of a stopped one.
 // Attaching the same volume again is a no-op; another one at a used name is refused.
+// The root device name takes the volume as the new root while the root volume is
+// detached (the machine stopped).
 func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDevice) error {
 	in, err := d.table.Lock(ctx, id)
 	if err != nil {
@@ -43,13 +45,19 @@ func (d *Driver) AttachVolume(ctx context.Context, id string, dev cloud.BlockDev
 		return fmt.Errorf("compute qemu: attach to %s: %w", id, err)
 	}
 	name := diskName(dev, false)
-	for i, b := range devicesOf(in.rec.Spec) {
-		if diskName(b, i == 0) == name {
-			if b.Path == dev.Path {
-				return nil
-			}
-			return d.invalidState("attach a volume to", id, name+" is taken")
+	spec := &in.rec.Spec
+	if held, ok := host.VolumeAt(*spec, dev.Device); ok {
+		if held.Path == dev.Path {
+			return nil
 		}
+		return d.invalidState("attach a volume to", id, name+" is taken")
+	}
+	if host.IsRootDevice(*spec, dev.Device) {
+		if in.rec.State == stateRunning {
+			return d.invalidState("attach a root volume to", id, "it is running")
+		}
+		spec.Root = dev
+		return d.save(in)
 	}
 	if in.rec.State == stateRunning && in.run != nil {
 		port, err := freePort(in)
