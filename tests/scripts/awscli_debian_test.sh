@@ -3,7 +3,9 @@
 # EBS: the debian-12 image's own cloud-init (EC2 datasource) configures two
 # instances from strato's metadata service (user admin with the launch key,
 # hostname, #cloud-config user data); a volume attached while they run gets a
-# file system on one, is detached, attached to the other and read back there.
+# file system on one, is detached, attached to the other and read back there;
+# the root volume, grown by ModifyVolume while the instance runs, is grown
+# inside with growpart and resize2fs.
 # run.sh runs it against the container-driver and the qemu-driver strato; it
 # needs root, runc or QEMU, and the Debian mirror (debootstrap).
 set -u
@@ -103,6 +105,29 @@ test_volume_moves_between_instances() {
 	[[ $out == "written-on-${INSTANCES[0]}" ]] || fail "read back on ${INSTANCES[1]}: $out"
 }
 
+test_root_volume_grows_while_running() {
+	local root out size fs
+	root=$(awsx ec2 describe-instances --instance-ids "${INSTANCES[0]}" --query 'Reservations[0].Instances[0].BlockDeviceMappings[?DeviceName==`/dev/xvda`].Ebs.VolumeId' --output text)
+	[[ $root == vol-* ]] || fail "no root volume: '$root'" || return 1
+	awsx ec2 modify-volume --volume-id "$root" --size 6 >/dev/null || fail "modify-volume: $(head -c 300 "$ERR")" || return 1
+	for _ in $(seq 120); do
+		size=$(awsx ec2 describe-volumes --volume-ids "$root" --query 'Volumes[0].Size' --output text)
+		[[ $size == 6 ]] && break
+		sleep 0.5
+	done
+	[[ $size == 6 ]] || fail "the volume is $size GiB after modify-volume, want 6" || return 1
+	# The guest's kernel sees the new capacity at once; the partition and the file
+	# system are the user's to grow, as on EC2.
+	out=$(on_instance 0 'for _ in $(seq 100); do [ "$(lsblk -bdno SIZE /dev/xvda)" = 6442450944 ] && break; sleep 0.1; done
+		lsblk -bdno SIZE /dev/xvda' 2>&1)
+	[[ $out == 6442450944 ]] || fail "lsblk shows /dev/xvda as $out, want 6442450944 bytes" || return 1
+	# A container instance's root file system is mounted by the host from the
+	# partition as it was at start (docs/instances.md): only a VM grows it inside.
+	[[ ${STRATO_DRIVER:-} == container ]] && return 0
+	out=$(on_instance 0 'sudo growpart /dev/xvda 1 && sudo resize2fs /dev/xvda1 2>&1 && df -B1M --output=size / | tail -1' 2>&1)
+	[[ ${out##*$'\n'} =~ ^\ *([0-9]+)$ ]] && ((BASH_REMATCH[1] > 5500)) || fail "after growpart and resize2fs: $out"
+}
+
 test_terminate() {
 	awsx ec2 terminate-instances --instance-ids "${INSTANCES[@]}" >/dev/null || fail "terminate: $(head -c 300 "$ERR")" || return 1
 	[[ -z $VOLUME ]] && return 0
@@ -113,5 +138,6 @@ test_terminate() {
 check test_debian_image
 check test_cloud_init_configures_the_instances
 check test_volume_moves_between_instances
+check test_root_volume_grows_while_running
 check test_terminate
 summary awscli_debian_test

@@ -98,8 +98,8 @@ driver_tests() {
 	shift 6
 	local flags=(--driver "$driver" --net-prefix "$prefix" --public-pool "$pool")
 	mkdir -p "$logs" "$work"
-	# in_env CMD...: CMD with this strato's endpoint, data dir, credentials and work dir.
-	in_env() { env STRATO_ENDPOINT="$STRATO_ENDPOINT" STRATO_DATA_DIR="$data" AWS_SHARED_CREDENTIALS_FILE="$data/credentials" STRATO_WORK_DIR="$work" "$@"; }
+	# in_env CMD...: CMD with this strato's endpoint, data dir, credentials, work dir and driver.
+	in_env() { env STRATO_ENDPOINT="$STRATO_ENDPOINT" STRATO_DATA_DIR="$data" AWS_SHARED_CREDENTIALS_FILE="$data/credentials" STRATO_WORK_DIR="$work" STRATO_DRIVER="$driver" "$@"; }
 	if ! strato_start "$data" "$logs" "${flags[@]}"; then
 		SUMMARY+=("not ok - strato with --driver $driver did not start")
 		FAILED=$((FAILED + 1))
