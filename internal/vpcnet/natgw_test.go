@@ -53,16 +53,9 @@ func TestNATRoutesFollowTheNATGatewaysSubnet(t *testing.T) {
 func TestNATGatewayAppliesItsSubnetsACLsAndFlowLogs(t *testing.T) {
 	f := newFixture(t, nil)
 	f.n.opts.FlowLogFlush = 100 * time.Millisecond
-	v := f.newVPC("10.0.0.0/16")
-	igw := v.attachIGW()
 	host := f.hostAddr()
-	v.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw))
-	v.addSubnet("public", "10.0.1.0/24", "public")
-	v.addSubnet("private", "10.0.2.0/24", "private")
-	eip := f.publicAddr(5)
-	nat := v.addNAT("public", "10.0.1.100", eip)
-	v.routes("private", route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
-	p := v.plug("private", "10.0.2.10")
+	v := f.newNATVPC()
+	eip, p := v.eip, v.private
 
 	// The NAT gateway's subnet: nothing out to port 7101, nothing in from the private
 	// subnet to port 7102, the rest allowed.
@@ -144,17 +137,9 @@ func waitForLines(t *testing.T, path string, patterns ...string) {
 // NAT gateway's private address, not by the internet gateway.
 func TestNATGatewayFollowsItsSubnetsEndpointRoute(t *testing.T) {
 	f := newFixture(t, nil)
-	v := f.newVPC("10.0.0.0/16")
-	igw := v.attachIGW()
 	serviceAddr := netip.AddrPortFrom(netip.MustParseAddr("203.0.113.7"), 443)
-	v.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw),
-		route("203.0.113.0/24", netpolicy.TargetEndpoint, newID(t, "vpce")))
-	v.addSubnet("public", "10.0.1.0/24", "public")
-	v.addSubnet("private", "10.0.2.0/24", "private")
-	eip := f.publicAddr(5)
-	nat := v.addNAT("public", "10.0.1.100", eip)
-	v.routes("private", route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
-	p := v.plug("private", "10.0.2.10")
+	v := f.newNATVPC(route("203.0.113.0/24", netpolicy.TargetEndpoint, newID(t, "vpce")))
+	eip, p := v.eip, v.private
 	v.apply()
 
 	seenService := listenAt(t, f.n.servicesNamespace(), serviceAddr)

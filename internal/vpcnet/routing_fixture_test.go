@@ -103,6 +103,29 @@ func (v *testVPC) addNAT(subnet, ip string, eip netip.Addr) string {
 	return nat.ID
 }
 
+// natVPC is the VPC of the NAT gateway tests, its policy not applied yet: subnet
+// "public" (10.0.1.0/24) routed to an internet gateway and publicRoutes, subnet "private"
+// (10.0.2.0/24) whose default route is a NAT gateway at 10.0.1.100 in "public" with the
+// Elastic IP f.publicAddr(5), and an instance at 10.0.2.10 in "private".
+type natVPC struct {
+	*testVPC
+	nat     string
+	eip     netip.Addr
+	private *instance
+}
+
+func (f *fixture) newNATVPC(publicRoutes ...netpolicy.Route) natVPC {
+	v := f.newVPC("10.0.0.0/16")
+	igw := v.attachIGW()
+	v.routes("public", append([]netpolicy.Route{route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw)}, publicRoutes...)...)
+	v.addSubnet("public", "10.0.1.0/24", "public")
+	v.addSubnet("private", "10.0.2.0/24", "private")
+	eip := f.publicAddr(5)
+	nat := v.addNAT("public", "10.0.1.100", eip)
+	v.routes("private", route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
+	return natVPC{testVPC: v, nat: nat, eip: eip, private: v.plug("private", "10.0.2.10")}
+}
+
 // interfaceOf is the policy's entry for an instance's interface.
 func (v *testVPC) iface(inst *instance) *netpolicy.Interface {
 	for i := range v.policy.Interfaces {

@@ -21,16 +21,9 @@ import (
 // policy no longer has it.
 func TestNATGatewayTakesPrivateSubnetsOut(t *testing.T) {
 	f := newFixture(t, nil)
-	v := f.newVPC("10.0.0.0/16")
-	igw := v.attachIGW()
 	host := f.hostAddr()
-	v.routes("public", route("0.0.0.0/0", netpolicy.TargetInternetGateway, igw))
-	v.addSubnet("public", "10.0.1.0/24", "public")
-	v.addSubnet("private", "10.0.2.0/24", "private")
-	eip := f.publicAddr(5)
-	nat := v.addNAT("public", "10.0.1.100", eip)
-	v.routes("private", route("0.0.0.0/0", netpolicy.TargetNATGateway, nat))
-	p := v.plug("private", "10.0.2.10")
+	v := f.newNATVPC()
+	nat, eip, p := v.nat, v.eip, v.private
 	v.apply()
 
 	seenHost := listenAt(t, "", netip.AddrPortFrom(host, 7100))
