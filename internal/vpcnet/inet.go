@@ -56,7 +56,11 @@ func (n *Network) ensureInet() error {
 	}); err != nil {
 		return err
 	}
-	return n.writeInetTable()
+	if err := n.writeInetTable(); err != nil {
+		return err
+	}
+	n.refreshFastPath()
+	return nil
 }
 
 // ensureHostLink makes the veth pair between the host and the inet namespace, or checks
@@ -142,6 +146,7 @@ func (n *Network) removeHostLink() error {
 func (n *Network) ensureUplink(vpcID, router string) error {
 	inet := n.inetNamespace()
 	name := uplinkLink(vpcID)
+	added := false
 	err := withHandle(inet, func(h *netlink.Handle) error {
 		link, err := h.LinkByName(name)
 		if err == nil {
@@ -170,6 +175,7 @@ func (n *Network) ensureUplink(vpcID, router string) error {
 			if link, err = addVeth(h, name, router, routerUplink, nil); err != nil {
 				return err
 			}
+			added = true
 		}
 		if err := h.LinkSetAlias(link, vpcID); err != nil {
 			return err
@@ -181,6 +187,9 @@ func (n *Network) ensureUplink(vpcID, router string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if added {
+		n.refreshFastPath()
 	}
 	return withHandle(router, func(h *netlink.Handle) error {
 		link, err := h.LinkByName(routerUplink)
@@ -225,7 +234,11 @@ func (n *Network) removeUplink(vpcID string) error {
 		if link.Attrs().Alias != vpcID {
 			return nil // another VPC's, whose ID ends the same way
 		}
-		return h.LinkDel(link)
+		if err := h.LinkDel(link); err != nil {
+			return err
+		}
+		n.refreshFastPath()
+		return nil
 	})
 }
 

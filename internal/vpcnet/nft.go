@@ -229,10 +229,15 @@ func (n *Network) readPublicMap(router, vpcID string) (map[netip.Addr]netip.Addr
 // addresses, and between public addresses and the host link. Private addresses that leak
 // out of a router (an instance without a public address) stop here, as does anything the
 // host would not have asked for.
-func (n *Network) writeInetTable() error {
+// inetForwardPairs are the (source, destination) prefixes the inet namespace forwards:
+// between public addresses, and between them and the host link.
+func (n *Network) inetForwardPairs() [][2]netip.Prefix {
 	hostAddr, _ := hostLinkAddrs(n.opts.Prefix)
-	hostNet := hostAddr.Masked()
-	pool := n.opts.PublicPool
+	hostNet, pool := hostAddr.Masked(), n.opts.PublicPool
+	return [][2]netip.Prefix{{pool, pool}, {pool, hostNet}, {hostNet, pool}}
+}
+
+func (n *Network) writeInetTable() error {
 	return withNftables(n.inetNamespace(), func(c *nftables.Conn) error {
 		table := &nftables.Table{Name: n.inetTable(), Family: nftables.TableFamilyIPv4}
 		c.AddTable(table)
@@ -241,7 +246,7 @@ func (n *Network) writeInetTable() error {
 		drop := nftables.ChainPolicyDrop
 		forward := c.AddChain(&nftables.Chain{Name: chainForward, Table: table, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop})
-		for _, pair := range [][2]netip.Prefix{{pool, pool}, {pool, hostNet}, {hostNet, pool}} {
+		for _, pair := range n.inetForwardPairs() {
 			c.AddRule(&nftables.Rule{Table: table, Chain: forward, Exprs: slices.Concat(
 				matchPrefix(offsetSaddr, pair[0]), matchPrefix(offsetDaddr, pair[1]),
 				[]expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}})})
