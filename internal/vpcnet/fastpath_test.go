@@ -324,3 +324,93 @@ func (f *fixture) inetForwarded() int {
 	}
 	return n
 }
+
+// TestFastPathIsRebuiltOnOpen: a restarted strato (Open on the same wiring) puts a new
+// program on every inet link, the old one's filters replaced, not doubled; a VPC's removal
+// leaves the remaining links theirs.
+func TestFastPathIsRebuiltOnOpen(t *testing.T) {
+	f := newFixture(t, nil)
+	v := f.newNATVPC()
+	v.apply()
+	before := fastPathFilters(t, f.n.inetNamespace())
+	if len(before) != 2 { // the host link and the VPC's uplink
+		t.Fatalf("fast path on %d links (%v), want 2", len(before), before)
+	}
+	if err := f.n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Open(f.ctx, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.n = n
+	v.apply()
+	after := fastPathFilters(t, n.inetNamespace())
+	if len(after) != len(before) {
+		t.Fatalf("after Open: fast path on %v, before on %v", after, before)
+	}
+	for link, id := range after {
+		if id == before[link] {
+			t.Errorf("%s kept program %d: not rebuilt", link, id)
+		}
+	}
+	server := netip.AddrPortFrom(f.hostAddr(), 7101)
+	seen := listenAt(t, "", server)
+	mustReach(t, v.private.netns, server, seen, v.eip)
+	forwarded := f.inetForwarded()
+	for range 5 {
+		mustReach(t, v.private.netns, server, seen, v.eip)
+	}
+	if d := f.inetForwarded() - forwarded; d != 0 {
+		t.Errorf("after Open the inet namespace's stack forwarded %d packets", d)
+	}
+
+	// A second VPC's uplink gets the fast path; removing that VPC leaves the others theirs.
+	other := f.newVPC("10.9.0.0/16")
+	other.attachIGW()
+	other.addSubnet("a", "10.9.1.0/24", "main")
+	other.plug("a", "10.9.1.10")
+	other.apply()
+	if got := fastPathFilters(t, n.inetNamespace()); len(got) != 3 {
+		t.Fatalf("with a second VPC: fast path on %v, want 3 links", got)
+	}
+	if err := n.RemoveVPC(f.ctx, other.policy.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := fastPathFilters(t, n.inetNamespace()); len(got) != 2 {
+		t.Fatalf("after removing the second VPC: fast path on %v, want 2 links", got)
+	}
+	mustReach(t, v.private.netns, server, seen, v.eip)
+}
+
+// fastPathFilters maps each link of the namespace at path that has the fast path's
+// filter on its ingress to the filter's program ID.
+func fastPathFilters(t *testing.T, path string) map[string]int {
+	t.Helper()
+	found := map[string]int{}
+	err := withHandle(path, func(h *netlink.Handle) error {
+		links, err := h.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			filters, err := h.FilterList(l, netlink.HANDLE_MIN_INGRESS)
+			if err != nil {
+				return fmt.Errorf("filters of %s: %w", l.Attrs().Name, err)
+			}
+			for _, fl := range filters {
+				if b, ok := fl.(*netlink.BpfFilter); ok && b.Name == fastPathFilterName {
+					if _, dup := found[l.Attrs().Name]; dup {
+						return fmt.Errorf("%s has the fast path twice", l.Attrs().Name)
+					}
+					found[l.Attrs().Name] = b.Id
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
