@@ -57,15 +57,15 @@ const (
 
 // Offsets in the Ethernet frame and its IPv4 header.
 const (
-	ethHeaderLen  = 14
-	ipv4HeaderLen = 20
-	frameEtherTyp = 12
-	frameTOS      = ethHeaderLen + 1
-	frameTTL      = ethHeaderLen + 8
-	frameProtocol = ethHeaderLen + 9
-	frameChecksum = ethHeaderLen + 10
-	frameSaddr    = ethHeaderLen + offsetSaddr
-	frameDaddr    = ethHeaderLen + offsetDaddr
+	ethHeaderLen   = 14
+	ipv4HeaderLen  = 20
+	frameEtherType = 12
+	frameTOS       = ethHeaderLen + 1
+	frameTTL       = ethHeaderLen + 8
+	frameProtocol  = ethHeaderLen + 9
+	frameChecksum  = ethHeaderLen + 10
+	frameSaddr     = ethHeaderLen + offsetSaddr
+	frameDaddr     = ethHeaderLen + offsetDaddr
 )
 
 // Return values of tc programs and bpf_fib_lookup.
@@ -105,7 +105,7 @@ func fastPathProgram(forward [][2]netip.Prefix, links *ebpf.Map) asm.Instruction
 	add(asm.Mov.Reg(asm.R6, asm.R1))
 	add(loadPacket...)
 	add(
-		asm.LoadMem(asm.R4, asm.R9, frameEtherTyp, asm.Half),
+		asm.LoadMem(asm.R4, asm.R9, frameEtherType, asm.Half),
 		asm.JNE.Imm(asm.R4, 0x0008, "stack"), // ETH_P_IP, network order
 		asm.LoadMem(asm.R4, asm.R9, frameTTL, asm.Byte),
 		asm.JLE.Imm(asm.R4, 1, "stack"), // the stack answers Time Exceeded

@@ -128,7 +128,7 @@ func testFrame(dstMAC net.HardwareAddr, src, dst string, ttl byte) []byte {
 	f := make([]byte, ethHeaderLen+ipv4HeaderLen+20)
 	copy(f, dstMAC)
 	copy(f[6:], net.HardwareAddr{2, 0, 0, 0, 0, 0xee})
-	binary.BigEndian.PutUint16(f[frameEtherTyp:], unix.ETH_P_IP)
+	binary.BigEndian.PutUint16(f[frameEtherType:], unix.ETH_P_IP)
 	ip := f[ethHeaderLen:]
 	ip[0] = 0x45
 	binary.BigEndian.PutUint16(ip[2:], ipv4HeaderLen+20)
@@ -136,19 +136,8 @@ func testFrame(dstMAC net.HardwareAddr, src, dst string, ttl byte) []byte {
 	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
 	copy(ip[12:], s[:])
 	copy(ip[16:], d[:])
-	binary.BigEndian.PutUint16(ip[10:], ^onesComplementSum(ip[:ipv4HeaderLen]))
+	binary.BigEndian.PutUint16(ip[10:], internetChecksum(ip[:ipv4HeaderLen]))
 	return f
-}
-
-func onesComplementSum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return uint16(sum)
 }
 
 const tcActRedirect = 7
@@ -192,8 +181,8 @@ func TestFastPathForwardsWhatTheForwardChainAllows(t *testing.T) {
 			if ip[8] != c.ttl-1 {
 				t.Errorf("TTL %d, want %d", ip[8], c.ttl-1)
 			}
-			if sum := onesComplementSum(ip); sum != 0xffff {
-				t.Errorf("header checksum wrong after the TTL changed: sum %#04x", sum)
+			if sum := internetChecksum(ip); sum != 0 {
+				t.Errorf("header checksum wrong after the TTL changed: checksum over the header %#04x", sum)
 			}
 			if !bytes.Equal(out[ethHeaderLen+ipv4HeaderLen:], in[ethHeaderLen+ipv4HeaderLen:]) ||
 				!bytes.Equal(ip[12:20], in[ethHeaderLen+12:ethHeaderLen+20]) {

@@ -75,7 +75,7 @@ func ping(netns string, to netip.Addr, wait time.Duration) error {
 		pingSequence++
 		id, seq := uint16(time.Now().UnixNano()), pingSequence
 		req := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), byte(seq >> 8), byte(seq), 's', 't', 'r', 'a', 't', 'o'}
-		binary.BigEndian.PutUint16(req[2:], icmpChecksum(req))
+		binary.BigEndian.PutUint16(req[2:], internetChecksum(req))
 		if _, err := c.WriteTo(req, &net.IPAddr{IP: to.AsSlice()}); err != nil {
 			return err
 		}
@@ -95,7 +95,9 @@ func ping(netns string, to netip.Addr, wait time.Duration) error {
 	})
 }
 
-func icmpChecksum(b []byte) uint16 {
+// internetChecksum is RFC 1071's checksum of b (ICMP messages, IPv4 headers); over
+// data that carries a right checksum it is 0.
+func internetChecksum(b []byte) uint16 {
 	var sum uint32
 	for i := 0; i+1 < len(b); i += 2 {
 		sum += uint32(b[i])<<8 | uint32(b[i+1])

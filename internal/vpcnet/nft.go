@@ -225,18 +225,19 @@ func (n *Network) readPublicMap(router, vpcID string) (map[netip.Addr]netip.Addr
 	return out, err
 }
 
-// writeInetTable renders the inet namespace's filter: it forwards only between public
-// addresses, and between public addresses and the host link. Private addresses that leak
-// out of a router (an instance without a public address) stop here, as does anything the
-// host would not have asked for.
 // inetForwardPairs are the (source, destination) prefixes the inet namespace forwards:
-// between public addresses, and between them and the host link.
+// between public addresses, and between them and the host link. Its filter and its fast
+// path (fastpath.go) both follow them.
 func (n *Network) inetForwardPairs() [][2]netip.Prefix {
 	hostAddr, _ := hostLinkAddrs(n.opts.Prefix)
 	hostNet, pool := hostAddr.Masked(), n.opts.PublicPool
 	return [][2]netip.Prefix{{pool, pool}, {pool, hostNet}, {hostNet, pool}}
 }
 
+// writeInetTable renders the inet namespace's filter: it forwards only between public
+// addresses, and between public addresses and the host link. Private addresses that leak
+// out of a router (an instance without a public address) stop here, as does anything the
+// host would not have asked for.
 func (n *Network) writeInetTable() error {
 	return withNftables(n.inetNamespace(), func(c *nftables.Conn) error {
 		table := &nftables.Table{Name: n.inetTable(), Family: nftables.TableFamilyIPv4}
