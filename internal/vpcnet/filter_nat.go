@@ -19,7 +19,7 @@ import (
 //   - out (an instance → the NAT gateway → the internet): the instance's subnet's egress
 //     ACL, then the NAT gateway's subnet's ingress ACL (the private leg) and egress ACL
 //     (the public leg);
-//   - back (replies, known by the connection's conntrack mark): the NAT gateway's subnet's
+//   - back (replies, known by their connection's conntrack label): the NAT gateway's subnet's
 //     ingress ACL (public leg) and egress ACL (private leg), then the instance's subnet's
 //     ingress ACL as for any packet.
 //
@@ -46,9 +46,9 @@ const (
 // Names of the NAT gateways' part of a VPC table.
 const (
 	mapNATOut     = "nat_out"      // next hop → the checks of a NAT gateway's two legs
-	mapNATBack    = "nat_back"     // conntrack mark → the checks of a reply's two legs
+	mapNATBack    = "nat_back"     // conntrack label → the checks of a reply's two legs
 	mapNATLog     = "nat_log"      // next hop → log ACCEPT for both legs
-	mapNATLogBack = "nat_log_back" // conntrack mark → log ACCEPT for both legs
+	mapNATLogBack = "nat_log_back" // conntrack label → log ACCEPT for both legs
 )
 
 func natChain(nat natGateway, what string) string { return "nat-" + idSuffix(nat.ID) + "-" + what }
@@ -94,10 +94,10 @@ func (r *renderer) addNATChains() {
 		}
 	}
 	r.natOut = r.addrVerdictMap(mapNATOut, nftables.TypeIPAddr, out)
-	r.natBack = r.addrVerdictMap(mapNATBack, nftables.TypeMark, back)
+	r.natBack = r.addrVerdictMap(mapNATBack, labelKey, back)
 	if len(logOut) > 0 {
 		r.natLogOut = r.addrVerdictMap(mapNATLog, nftables.TypeIPAddr, logOut)
-		r.natLogBack = r.addrVerdictMap(mapNATLogBack, nftables.TypeMark, logBack)
+		r.natLogBack = r.addrVerdictMap(mapNATLogBack, labelKey, logBack)
 	}
 }
 
@@ -182,21 +182,37 @@ func natOutLookup(m *nftables.Set) []expr.Any {
 }
 
 // natBackLookup jumps to the NAT gateway's checks of a reply to a connection through
-// one, from m (a map by conntrack mark); other packets go on.
+// one, from m (a map by conntrack label); other packets go on.
 func natBackLookup(m *nftables.Set) []expr.Any {
 	return slices.Concat(matchCtDirection(ctDirReply), []expr.Any{
-		&expr.Ct{Register: 1, Key: expr.CtKeyMARK},
+		&expr.Ct{Register: 1, Key: expr.CtKeyLABELS},
 		&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
 	})
 }
 
-// addrVerdictMap adds a map from 4 bytes (an IPv4 address, or a conntrack mark holding
-// one) to a verdict.
+// ctLabelBytes is the size of a conntrack entry's labels.
+const ctLabelBytes = 16
+
+// labelKey is the key type of maps by conntrack label. The kernel only needs its size;
+// the nft command cannot list a set typed ct_label, so it shows these keys as IPv6
+// addresses (a NAT gateway's 10.0.1.100 as a00:164::).
+var labelKey = nftables.TypeIP6Addr
+
+// natLabel is the conntrack label of a connection through the NAT gateway whose private
+// address is a: the address in the first 4 bytes, the rest zero.
+func natLabel(a netip.Addr) []byte { return append(a.AsSlice(), make([]byte, ctLabelBytes-4)...) }
+
+// addrVerdictMap adds a map from an IPv4 address to a verdict, keyed by the address itself
+// or by a conntrack label holding it (natLabel).
 func (r *renderer) addrVerdictMap(name string, keyType nftables.SetDatatype, verdicts map[netip.Addr]*expr.Verdict) *nftables.Set {
 	set := &nftables.Set{Table: r.table, Name: name, IsMap: true, KeyType: keyType, DataType: nftables.TypeVerdict}
 	var elems []nftables.SetElement
 	for _, a := range slices.SortedFunc(maps.Keys(verdicts), netip.Addr.Compare) {
-		elems = append(elems, nftables.SetElement{Key: a.AsSlice(), VerdictData: verdicts[a]})
+		key := a.AsSlice()
+		if keyType == labelKey {
+			key = natLabel(a)
+		}
+		elems = append(elems, nftables.SetElement{Key: key, VerdictData: verdicts[a]})
 	}
 	r.addSet(set, elems)
 	return set

@@ -32,9 +32,11 @@ import (
 //     one answers ARP for it.
 //   - Translation. At the uplink, a connection whose next hop is a NAT gateway leaves
 //     from that NAT gateway's Elastic IP (map natgw_eip, by next hop); towards an
-//     endpoint, from its private address. The same rule marks the connection with the
-//     NAT gateway's private address (ct mark), by which its replies are known; conntrack
-//     keeps the mapping and takes the replies back. One conntrack entry per connection.
+//     endpoint, from its private address. The same rule labels the connection with the
+//     NAT gateway's private address (its conntrack label, natLabel), by which its replies
+//     are known; conntrack keeps the mapping and takes the replies back. One conntrack
+//     entry per connection. (The label, not the mark: the mark holds the filter's verdict
+//     cache, and a label is set once and never changes, as this one.)
 //   - Policy. The network ACLs of the NAT gateway's subnet and its flow logs apply as if
 //     the packets crossed its interface, on both legs (filter_nat.go); the instance's
 //     groups, ACLs and flow logs apply as to any packet it sends out of its subnet.
@@ -284,10 +286,9 @@ const (
 
 // addNATGatewayRules adds, to the VPC's source NAT chain, the translation of connections
 // whose next hop is a NAT gateway: to its Elastic IP out of the uplink, to its private
-// address towards an endpoint. Each such connection is marked with the NAT gateway's
-// private address (the 4 bytes of the next hop), which tells its replies apart in the
-// filter. A connection's first packet alone passes here, so the rest of the connection
-// costs nothing more.
+// address towards an endpoint, labelling it with the NAT gateway's private address (the
+// 4 bytes of the next hop), which tells its replies apart in the filter. A connection's
+// first packet alone passes here, so the rest of the connection costs nothing more.
 func addNATGatewayRules(c *nftables.Conn, snat *nftables.Chain, policy *netpolicy.VPC) error {
 	var hops, public []nftables.SetElement
 	if policy != nil {
@@ -307,20 +308,22 @@ func addNATGatewayRules(c *nftables.Conn, snat *nftables.Chain, policy *netpolic
 	if err := c.AddSet(hopSet, hops); err != nil {
 		return err
 	}
-	nextHop := &expr.Rt{Register: 1, Key: expr.RtNexthop4}
-	markWithHop := &expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true}
+	nextHop := []expr.Any{
+		// The next hop in the first 4 of register 1's 16 bytes, the rest zero: the label.
+		&expr.Immediate{Register: 1, Data: make([]byte, ctLabelBytes)},
+		&expr.Rt{Register: 1, Key: expr.RtNexthop4},
+	}
+	labelWithHop := &expr.Ct{Key: expr.CtKeyLABELS, Register: 1, SourceRegister: true}
 	c.AddRule(&nftables.Rule{Table: table, Chain: snat, Exprs: slices.Concat(matchIfname(expr.MetaKeyOIFNAME, routerUplink),
-		[]expr.Any{
-			nextHop,
+		nextHop, []expr.Any{
 			&expr.Lookup{SourceRegister: 1, DestRegister: 2, IsDestRegSet: true, SetName: publicMap.Name, SetID: publicMap.ID},
-			markWithHop,
+			labelWithHop,
 			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 2},
 		})})
 	c.AddRule(&nftables.Rule{Table: table, Chain: snat, Exprs: slices.Concat(matchIfname(expr.MetaKeyOIFNAME, routerEndpointLink),
-		[]expr.Any{
-			nextHop,
+		nextHop, []expr.Any{
 			&expr.Lookup{SourceRegister: 1, SetName: hopSet.Name, SetID: hopSet.ID},
-			markWithHop,
+			labelWithHop,
 			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
 		})})
 	return nil
