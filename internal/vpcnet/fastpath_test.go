@@ -325,16 +325,9 @@ func TestFastPathIsRebuiltOnOpen(t *testing.T) {
 	if len(before) != 2 { // the host link and the VPC's uplink
 		t.Fatalf("fast path on %d links (%v), want 2", len(before), before)
 	}
-	if err := f.n.Close(); err != nil {
-		t.Fatal(err)
-	}
-	n, err := Open(f.ctx, f.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.n = n
+	f.restart()
 	v.apply()
-	after := fastPathFilters(t, n.inetNamespace())
+	after := fastPathFilters(t, f.n.inetNamespace())
 	if len(after) != len(before) {
 		t.Fatalf("after Open: fast path on %v, before on %v", after, before)
 	}
@@ -360,13 +353,13 @@ func TestFastPathIsRebuiltOnOpen(t *testing.T) {
 	other.addSubnet("a", "10.9.1.0/24", "main")
 	other.plug("a", "10.9.1.10")
 	other.apply()
-	if got := fastPathFilters(t, n.inetNamespace()); len(got) != 3 {
+	if got := fastPathFilters(t, f.n.inetNamespace()); len(got) != 3 {
 		t.Fatalf("with a second VPC: fast path on %v, want 3 links", got)
 	}
-	if err := n.RemoveVPC(f.ctx, other.policy.ID); err != nil {
+	if err := f.n.RemoveVPC(f.ctx, other.policy.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := fastPathFilters(t, n.inetNamespace()); len(got) != 2 {
+	if got := fastPathFilters(t, f.n.inetNamespace()); len(got) != 2 {
 		t.Fatalf("after removing the second VPC: fast path on %v, want 2 links", got)
 	}
 	mustReach(t, v.private.netns, server, seen, v.eip)

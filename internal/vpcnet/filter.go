@@ -13,29 +13,39 @@ import (
 	"strato/internal/netpolicy"
 )
 
-// The filter is rendered from the VPC's policy into the forward hook of its table (see
-// docs/network.md for the whole layout):
+// The filter is rendered from the VPC's policy into one base chain on the forward hook,
+// "forward" (see docs/network.md for the whole layout), whose stages a packet passes in
+// turn:
 //
-//   - acl (priority -10): network ACLs, stateless, on every packet that crosses a subnet
-//     boundary: the egress ACL of the subnet it leaves, the ingress ACL of the subnet it
-//     enters. Entries in rule-number order; allow returns, deny drops.
-//   - sg-out (0) and sg-in (10): security groups, stateful. Packets of known connections
-//     pass; a new connection must be allowed by an egress rule of the interface it leaves
-//     and by an ingress rule of the interface it enters.
-//   - flowlog (100): logs what all the others accepted, for interfaces a flow log covers.
+//   - the verdict cache (filter_cache.go): a packet of an established connection whose
+//     two directions this table has already let through passes at once;
+//   - transit (routing_nft.go): what routing never forwards is dropped;
+//   - acl: network ACLs, stateless, on every packet that crosses a subnet boundary: the
+//     egress ACL of the subnet it leaves, the ingress ACL of the subnet it enters.
+//     Entries in rule-number order; allow returns, deny drops;
+//   - security groups, stateful: packets of known connections pass (and the cache
+//     remembers them); a new connection must be allowed by an egress rule of the
+//     interface it leaves (the sg_out map; a match goes on to sg-in) and by an ingress
+//     rule of the interface it enters (sg-in; a match accepts).
+//
+// A second base chain, flowlog (priority 100), logs what the first accepted, for
+// interfaces a flow log covers.
 //
 // Everything that depends on one interface is a verdict-map lookup by link name, and
 // everything that depends on a group, a subnet or an ACL is a chain of its own, so the
 // table grows with the sum of rules and interfaces, never with their product: a group of
 // 1,000 rules shared by 100 interfaces is 1,000 rules and 100 map elements.
 //
-// An accept inside a jumped chain ends the base chain that jumped (the next base chain
-// still sees the packet); a drop is final.
+// One base chain, not one per stage: the hook calls a base chain whatever the one before
+// decided (an accept ends only its own chain), so every stage of its own cost every
+// forwarded packet a call and its first rules, and the cache could not skip them. Stages
+// are regular chains that return to "forward" (acl and its subnets' chains are reached by
+// goto, so their return lands there) or end the packet's pass (sg-in accepts); a drop
+// anywhere is final.
 
 // Names in a VPC table used by the filter.
 const (
 	chainACL     = "acl"
-	chainSGOut   = "sg-out"
 	chainSGIn    = "sg-in"
 	chainFlowLog = "flowlog"
 	// The refusals: each logs the packet for the flow-logged interface that refused it,
@@ -43,7 +53,7 @@ const (
 	chainRejectOut   = "reject-out"     // refused by the side it leaves (egress)
 	chainRejectIn    = "reject-in"      // refused by the side it enters (ingress ACL)
 	chainRejectInSG  = "reject-in-sg"   // refused by the ingress groups: it did leave its source
-	mapACLOut        = "acl_out"        // iifname → the source subnet's chain
+	mapACLOut        = "acl_out"        // iifname → the source subnet's chain (goto)
 	mapACLIn         = "acl_in"         // oifname → the destination subnet ACL's ingress chain
 	mapSGOut         = "sg_out"         // iifname → the interface's egress checks
 	mapSGIn          = "sg_in"          // oifname → the interface's ingress checks
@@ -51,12 +61,9 @@ const (
 	mapFlowLogReject = "flowlog_reject" // link → log REJECT for its interface
 )
 
-// Forward-hook priorities of the filter's base chains (the routing helper's transit chain
-// is at -20).
+// Forward-hook priorities of the filter's base chains.
 const (
-	priorityACL     = -10
-	prioritySGOut   = 0
-	prioritySGIn    = 10
+	priorityForward = 0
 	priorityFlowLog = 100
 )
 
@@ -125,8 +132,30 @@ func addFilterChains(c *nftables.Conn, table *nftables.Table, st vpcTableState) 
 	if err := r.addSecurityGroupChains(); err != nil {
 		return err
 	}
+	r.addForwardChain(st.cache)
 	r.addFlowLogChain()
 	return r.err
+}
+
+// addForwardChain adds the base chain that runs the stages in turn; the transit chain
+// must exist already.
+func (r *renderer) addForwardChain(cache verdictCache) {
+	forward := r.baseChain(chainForward, priorityForward)
+	if cache.on {
+		r.rule(forward, cache.hit(), verdict(expr.VerdictAccept))
+	}
+	r.c.AddRule(&nftables.Rule{Table: r.table, Chain: forward, Exprs: []expr.Any{jumpTo(chainTransit)},
+		UserData: cache.userData()})
+	r.rule(forward, []expr.Any{jumpTo(chainACL)})
+	if cache.on {
+		for _, store := range cache.stores() {
+			r.rule(forward, store, verdict(expr.VerdictAccept))
+		}
+	}
+	r.rule(forward, matchKnownConnection(), verdict(expr.VerdictAccept))
+	r.rule(forward, lookupVerdict(expr.MetaKeyIIFNAME, r.sgOut))
+	r.rule(forward, matchInterfaceLink(expr.MetaKeyIIFNAME), goTo(chainRejectOut))
+	r.rule(forward, goTo(chainSGIn))
 }
 
 // renderer writes one table's filter.
@@ -140,6 +169,7 @@ type renderer struct {
 	logAccept *nftables.Set // flow-logged link → log ACCEPT
 
 	subnetSets map[string]*nftables.Set // subnet ID → the links of its interfaces
+	sgOut      *nftables.Set            // link → its egress groups' chain
 	// The NAT gateways' maps (filter_nat.go); nil without NAT gateways (or logs).
 	natOut, natBack, natLogOut, natLogBack *nftables.Set
 }
@@ -218,9 +248,11 @@ func verdict(kind expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict
 
 func jumpTo(chain string) *expr.Verdict { return &expr.Verdict{Kind: expr.VerdictJump, Chain: chain} }
 
-func goTo(chain string) []expr.Any {
-	return []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}}
+func gotoChain(chain string) *expr.Verdict {
+	return &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}
 }
+
+func goTo(chain string) []expr.Any { return []expr.Any{gotoChain(chain)} }
 
 // ipv4Prefixes keeps the IPv4 prefixes (the dataplane carries IPv4 only), masked.
 func ipv4Prefixes(in []netip.Prefix) []netip.Prefix {

@@ -64,24 +64,23 @@ func (r *renderer) addACLChains() error {
 		name := "subnet-" + subnet + "-out"
 		chain := r.chain(name)
 		for _, link := range bySubnet[subnet] {
-			outVerdicts[link] = jumpTo(name)
+			outVerdicts[link] = gotoChain(name) // its returns go back to the forward chain
 		}
 		same := r.subnetSets[subnet]
 		r.rule(chain, []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 			&expr.Lookup{SourceRegister: 1, SetName: same.Name, SetID: same.ID},
-			&expr.Verdict{Kind: expr.VerdictAccept},
+			&expr.Verdict{Kind: expr.VerdictReturn},
 		})
 		r.rule(chain, []expr.Any{jumpTo(r.subnetACL(subnet) + "-out")})
 		if r.natOut != nil {
 			r.rule(chain, natOutLookup(r.natOut))
 		}
 		r.rule(chain, lookupVerdict(expr.MetaKeyOIFNAME, byLinkIn))
-		r.rule(chain, verdict(expr.VerdictAccept))
 	}
 	byLinkOut := r.verdictMap(mapACLOut, outVerdicts)
 
-	base := r.baseChain(chainACL, priorityACL)
+	base := r.chain(chainACL)
 	r.rule(base, lookupVerdict(expr.MetaKeyIIFNAME, byLinkOut))
 	if r.natBack != nil {
 		r.rule(base, natBackLookup(r.natBack))

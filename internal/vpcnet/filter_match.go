@@ -127,14 +127,10 @@ func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 func nativeUint32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
 
 // matchCtState matches packets whose conntrack state is one of bits.
-func matchCtState(bits uint32) []expr.Any { return matchCtBits(expr.CtKeySTATE, bits) }
-
-// matchCtBits matches packets whose connection has one of bits set in the conntrack
-// field key (its state or status).
-func matchCtBits(key expr.CtKey, bits uint32) []expr.Any {
+func matchCtState(bits uint32) []expr.Any {
 	return []expr.Any{
-		&expr.Ct{Register: 1, Key: key},
-		// conntrack's state and status are in host order
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		// conntrack's state is in host order
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: nativeUint32(bits), Xor: []byte{0, 0, 0, 0}},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
 	}

@@ -78,8 +78,7 @@ func (r *renderer) addNATChains() {
 		outChain := r.chain(natChain(nat, "out"))
 		r.rule(outChain, []expr.Any{jumpTo(natChain(nat, "acl-in"))})
 		r.rule(outChain, []expr.Any{jumpTo(natChain(nat, "acl-out"))})
-		r.rule(outChain, verdict(expr.VerdictAccept))
-		out[nat.PrivateIP] = jumpTo(outChain.Name)
+		out[nat.PrivateIP] = gotoChain(outChain.Name) // its return ends the ACL stage
 		backChain := r.chain(natChain(nat, "back"))
 		r.rule(backChain, []expr.Any{jumpTo(natChain(nat, "acl-in"))})
 		r.rule(backChain, []expr.Any{jumpTo(natChain(nat, "acl-out"))})

@@ -95,6 +95,19 @@ func newFixture(t testing.TB, metadata http.Handler) *fixture {
 	return f
 }
 
+// restart closes the Network and opens another on what it left, as strato's restart does.
+func (f *fixture) restart() {
+	f.t.Helper()
+	if err := f.n.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	n, err := Open(f.ctx, f.opts)
+	if err != nil {
+		f.t.Fatalf("Open: %v", err)
+	}
+	f.n = n
+}
+
 // instance is an instance namespace with one interface plugged.
 type instance struct {
 	id, eni, vpc string

@@ -40,10 +40,16 @@ type vpcTableState struct {
 	interfaces map[string][]netip.Addr
 	public     map[netip.Addr]netip.Addr
 	policy     *netpolicy.VPC
+	cache      verdictCache // set by writeVPCTable
 }
 
 // writeVPCTable renders a VPC's table in its router namespace.
 func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
+	cache, err := n.nextVerdictCache(router, vpcID, st.policy)
+	if err != nil {
+		return err
+	}
+	st.cache = cache
 	return withNftables(router, func(c *nftables.Conn) error {
 		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
 		c.AddTable(table)
@@ -92,13 +98,16 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 		// The one packet an interface may send without an address of its own: a DHCP
 		// request from 0.0.0.0 to the broadcast address, for the router's DHCP server
 		// (dhcp.go). The kernel delivers it locally and never forwards a packet from
-		// 0.0.0.0.
+		// 0.0.0.0. Every packet from an interface runs this rule, so it looks at the source
+		// address first, which ends it for all the others.
 		dhcpPorts, _ := protocolMatch(netpolicy.ProtocolUDP, dhcpServerPort, dhcpServerPort)
 		c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
-			matchInterfaceLink(expr.MetaKeyIIFNAME),
 			[]expr.Any{
 				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSaddr, Len: 4},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
+			},
+			matchInterfaceLink(expr.MetaKeyIIFNAME),
+			[]expr.Any{
 				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetDaddr, Len: 4},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{255, 255, 255, 255}},
 			},
@@ -127,10 +136,11 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 			return err
 		}
 		c.AddRule(natRule(snat, expr.MetaKeyOIFNAME, offsetSaddr, privMap, expr.NATTypeSourceNAT))
-		if err := addFilterChains(c, table, st); err != nil {
+		// Routing's transit chain first: the filter's forward chain jumps to it.
+		if err := addRoutingChains(c, table, st); err != nil {
 			return err
 		}
-		if err := addRoutingChains(c, table, st); err != nil {
+		if err := addFilterChains(c, table, st); err != nil {
 			return err
 		}
 		return c.Flush()

@@ -15,7 +15,6 @@ const (
 	chainTransit     = "transit"
 	setNoSrcDstChk   = "nocheck"    // interface links with source/dest check off
 	setNonTransitive = "nontransit" // (in link, out link) pairs never forwarded between
-	transitPriority  = -20
 )
 
 // addRoutingChains adds what routing needs to the VPC's table:
@@ -25,10 +24,11 @@ const (
 //     (appliances) and interfaces with delegated prefixes are exempt: their links go in
 //     the set "nocheck". (The source half is the anti-spoofing set in nft.go, made from
 //     the same policy.)
-//   - The transit chain (forward, priority -20), which drops what AWS never forwards:
-//     anything between the uplink and the VPC when no internet gateway is attached, and
-//     anything that would make a peering transitive — from a peering link out by the
-//     uplink, another peering link or the endpoint link, and the reverse. (A peering
+//   - The transit chain (a stage of the filter's forward chain), which drops what AWS
+//     never forwards: anything between the uplink and the VPC when no internet gateway
+//     is attached, and anything that would make a peering transitive — from a peering
+//     link out by the uplink, another peering link or the endpoint link, and the
+//     reverse. (A peering
 //     cannot reach a NAT gateway: what comes in by a peering link follows the local
 //     route only, and NAT gateways are next hops of route tables, natgw.go.)
 //
@@ -53,8 +53,7 @@ func addRoutingChains(c *nftables.Conn, table *nftables.Table, st vpcTableState)
 	}
 	addApplianceChains(c, table, st)
 
-	transit := c.AddChain(&nftables.Chain{Name: chainTransit, Table: table, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityRef(transitPriority)})
+	transit := c.AddChain(&nftables.Chain{Name: chainTransit, Table: table})
 	drop := func(exprs ...[]expr.Any) {
 		c.AddRule(&nftables.Rule{Table: table, Chain: transit, Exprs: slices.Concat(slices.Concat(exprs...),
 			[]expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}})})

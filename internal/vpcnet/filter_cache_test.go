@@ -1,0 +1,156 @@
+package vpcnet
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"strato/internal/netpolicy"
+)
+
+// cacheGeneration is the generation the forward chain of vpc's table records.
+func (f *fixture) cacheGeneration(vpc string) uint32 {
+	f.t.Helper()
+	var gen uint32
+	found := false
+	if err := withNftables(f.n.routerNamespace(vpc), func(c *nftables.Conn) error {
+		table := &nftables.Table{Name: f.n.vpcTable(vpc), Family: nftables.TableFamilyINet}
+		rules, err := c.GetRules(table, &nftables.Chain{Name: chainForward, Table: table})
+		for _, r := range rules {
+			if g, ok := generationOf(r.UserData); ok {
+				gen, found = g, true
+			}
+		}
+		return err
+	}); err != nil {
+		f.t.Fatal(err)
+	}
+	if !found {
+		f.t.Fatal("the forward chain records no generation")
+	}
+	return gen
+}
+
+// connectionMark is the conntrack mark, in vpc's router, of the TCP connection c (its
+// local end the client).
+func (f *fixture) connectionMark(vpc string, c net.Conn) uint32 {
+	f.t.Helper()
+	local := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	var mark uint32
+	found := false
+	if err := withHandle(f.n.routerNamespace(vpc), func(h *netlink.Handle) error {
+		flows, err := h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+		for _, fl := range flows {
+			if fl.Forward.Protocol == unix.IPPROTO_TCP && fl.Forward.SrcPort == local.Port() &&
+				fl.Forward.SrcIP.Equal(net.IP(local.Addr().AsSlice())) {
+				mark, found = fl.Mark, true
+			}
+		}
+		return err
+	}); err != nil {
+		f.t.Fatal(err)
+	}
+	if !found {
+		f.t.Fatalf("no conntrack entry for %v", local)
+	}
+	return mark
+}
+
+// An established connection's packets pass on the verdict cache once both directions
+// have passed the filter, and only while the table stays the one that judged them: each
+// render takes a new generation, so an ACL that now denies the connection stops it at its
+// next packet.
+func TestVerdictCacheHoldsUntilTheTableChanges(t *testing.T) {
+	f, a, b, _, policy := aclFixture(t)
+	echoFromA := aclEntry(100, netpolicy.ProtocolTCP, 7001, 7001, "10.0.1.0/24", true)
+	ephemeral := aclEntry(110, netpolicy.ProtocolTCP, 1024, 65535, "10.0.1.0/24", true)
+	f.setVPC(policy([]netpolicy.ACLEntry{echoFromA}, []netpolicy.ACLEntry{ephemeral}))
+	gen := f.cacheGeneration(a.vpc)
+	conn := openEcho(t, a.netns, addrPort(b.ip, 7001))
+	if err := echoRoundTrip(conn, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.connectionMark(a.vpc, conn), gen<<2|cachedOriginal|cachedReply; got != want {
+		t.Fatalf("mark %#x after round trips, want %#x (generation %d, both directions)", got, want, gen)
+	}
+
+	// The same policy again: a new generation, and the connection passes the stages once
+	// more before the cache takes it again.
+	f.setVPC(policy([]netpolicy.ACLEntry{echoFromA}, []netpolicy.ACLEntry{ephemeral}))
+	if next := f.cacheGeneration(a.vpc); next != gen+1 {
+		t.Fatalf("generation %d after a render, want %d", next, gen+1)
+	}
+	if err := echoRoundTrip(conn, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.connectionMark(a.vpc, conn), (gen+1)<<2|cachedOriginal|cachedReply; got != want {
+		t.Fatalf("mark %#x after the render, want %#x", got, want)
+	}
+
+	// The replies' egress entry goes: the cached connection stops.
+	f.setVPC(policy([]netpolicy.ACLEntry{echoFromA}, nil))
+	if err := echoRoundTrip(conn, 700*time.Millisecond); err == nil {
+		t.Fatal("a cached connection passed an ACL that now denies its replies")
+	}
+}
+
+// A restarted strato goes on from the generation its tables record; a table without one
+// (as an older strato wrote) starts above every mark in its router's conntrack.
+func TestVerdictCacheGenerationOutlivesARestart(t *testing.T) {
+	f, a, b, _, policy := aclFixture(t)
+	allowAllACL := []netpolicy.ACLEntry{aclEntry(100, netpolicy.ProtocolAll, 0, 0, "0.0.0.0/0", true)}
+	for range 3 {
+		f.setVPC(policy(allowAllACL, allowAllACL))
+	}
+	gen := f.cacheGeneration(a.vpc)
+	conn := openEcho(t, a.netns, addrPort(b.ip, 7001))
+
+	f.restart()
+	f.setVPC(policy(allowAllACL, allowAllACL))
+	if got := f.cacheGeneration(a.vpc); got != gen+1 {
+		t.Fatalf("generation %d after a restart, want %d", got, gen+1)
+	}
+	if err := echoRoundTrip(conn, 2*time.Second); err != nil {
+		t.Fatalf("the connection did not survive the restart: %v", err)
+	}
+
+	// Without the table, the marks decide.
+	if err := withNftables(f.n.routerNamespace(a.vpc), func(c *nftables.Conn) error {
+		c.DelTable(&nftables.Table{Name: f.n.vpcTable(a.vpc), Family: nftables.TableFamilyINet})
+		return c.Flush()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	last, err := f.n.lastCacheGeneration(f.n.routerNamespace(a.vpc), a.vpc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != gen+1 {
+		t.Fatalf("without a table, the last generation is %d, want %d (the connection's mark)", last, gen+1)
+	}
+}
+
+// With an interface whose source/destination check is off, the table has no cache: such
+// an interface may send another interface's connection, from another link.
+func TestVerdictCacheOffWithSourceDestCheckOff(t *testing.T) {
+	f, a, b, _, policy := aclFixture(t)
+	allowAllACL := []netpolicy.ACLEntry{aclEntry(100, netpolicy.ProtocolAll, 0, 0, "0.0.0.0/0", true)}
+	p := policy(allowAllACL, allowAllACL)
+	for i := range p.Interfaces {
+		if p.Interfaces[i].ID == b.eni {
+			p.Interfaces[i].SourceDestCheck = false
+		}
+	}
+	f.setVPC(p)
+	conn := openEcho(t, a.netns, addrPort(b.ip, 7001))
+	if err := echoRoundTrip(conn, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if mark := f.connectionMark(a.vpc, conn); mark != 0 {
+		t.Fatalf("mark %#x with an interface's source/destination check off, want none", mark)
+	}
+}
