@@ -1,6 +1,7 @@
 package vpcnet
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -137,8 +138,12 @@ func (n *Network) lastCacheGeneration(router, vpcID string) (uint32, error) {
 	err := withNftables(router, func(c *nftables.Conn) error {
 		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
 		rules, err := c.GetRules(table, &nftables.Chain{Name: chainForward, Table: table})
-		if err != nil {
+		if errors.Is(err, unix.ENOENT) {
 			return nil // no table or no forward chain yet
+		}
+		if err != nil {
+			// Not a guess from the marks: the table's rules mark connections meanwhile.
+			return fmt.Errorf("reading the verdict cache's generation: %w", err)
 		}
 		for _, r := range rules {
 			if g, ok := generationOf(r.UserData); ok {
