@@ -140,7 +140,11 @@ func addFilterChains(c *nftables.Conn, table *nftables.Table, st vpcTableState) 
 // addForwardChain adds the base chain that runs the stages in turn; the transit chain
 // must exist already.
 func (r *renderer) addForwardChain(cache verdictCache) {
-	forward := r.baseChain(chainForward, priorityForward)
+	r.forwardRules(r.baseChain(chainForward, priorityForward), cache)
+}
+
+// forwardRules adds the forward chain's rules: the cache's (when on), the stages.
+func (r *renderer) forwardRules(forward *nftables.Chain, cache verdictCache) {
 	if cache.on {
 		r.rule(forward, cache.hit(), verdict(expr.VerdictAccept))
 	}

@@ -80,11 +80,12 @@ func (v verdictCache) stores() [][]expr.Any {
 		known := slices.Concat(matchCtState(expr.CtStateBitESTABLISHED), matchCtDirection(dir.ct))
 		rules = append(rules,
 			slices.Concat(known, []expr.Any{
+				// The mark is read once: read again after the compare, it could hold what
+				// another CPU stored meanwhile, under a newer table.
 				&expr.Ct{Register: 1, Key: expr.CtKeyMARK},
-				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 2, Len: 4,
 					Mask: nativeUint32(^(cachedOriginal | cachedReply)), Xor: nativeUint32(0)},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: nativeUint32(v.generation << 2)},
-				&expr.Ct{Register: 1, Key: expr.CtKeyMARK},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 2, Data: nativeUint32(v.generation << 2)},
 				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 					Mask: nativeUint32(^dir.bit), Xor: nativeUint32(dir.bit)},
 				&expr.Ct{Register: 1, Key: expr.CtKeyMARK, SourceRegister: true},
@@ -116,6 +117,28 @@ func generationOf(userData []byte) (uint32, bool) {
 	}
 	g, err := strconv.ParseUint(digits, 10, 32)
 	return uint32(g), err == nil
+}
+
+// renewVerdictCache gives the VPC's table a new generation, rewriting its forward chain
+// alone (in one transaction). SetVPC calls it once the routes are in place: the table is
+// rendered before them, and a connection that passed it meanwhile was judged with the
+// routes before, where the next hop (a NAT gateway's checks) or the link may differ.
+func (n *Network) renewVerdictCache(router, vpcID string, policy *netpolicy.VPC) error {
+	cache, err := n.nextVerdictCache(router, vpcID, policy)
+	if err != nil {
+		return err
+	}
+	return withNftables(router, func(c *nftables.Conn) error {
+		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		forward := &nftables.Chain{Name: chainForward, Table: table}
+		c.FlushChain(forward)
+		r := &renderer{c: c, table: table, sgOut: &nftables.Set{Table: table, Name: mapSGOut}}
+		r.forwardRules(forward, cache)
+		if r.err != nil {
+			return r.err
+		}
+		return c.Flush()
+	})
 }
 
 // nextVerdictCache is the cache of a VPC table about to be rendered: the generation after
@@ -158,7 +181,7 @@ func (n *Network) lastCacheGeneration(router, vpcID string) (uint32, error) {
 	}
 	err = withHandle(router, func(h *netlink.Handle) error {
 		for _, family := range []netlink.InetFamily{unix.AF_INET, unix.AF_INET6} {
-			flows, err := h.ConntrackTableList(netlink.ConntrackTable, family)
+			flows, err := wholeConntrackTable(h, family)
 			if err != nil {
 				return fmt.Errorf("conntrack marks: %w", err)
 			}
@@ -169,6 +192,17 @@ func (n *Network) lastCacheGeneration(router, vpcID string) (uint32, error) {
 		return nil
 	})
 	return last, err
+}
+
+// wholeConntrackTable lists a family's conntrack entries, dumping again when the kernel
+// says the table changed during the dump (a partial list could miss the highest mark).
+func wholeConntrackTable(h *netlink.Handle, family netlink.InetFamily) ([]*netlink.ConntrackFlow, error) {
+	for attempt := 1; ; attempt++ {
+		flows, err := h.ConntrackTableList(netlink.ConntrackTable, family)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || attempt == 5 {
+			return flows, err
+		}
+	}
 }
 
 // anySourceDestCheckOff says whether an interface of the policy may send from addresses

@@ -62,7 +62,8 @@ func (n *Network) checkPublic(publicToPrivate map[netip.Addr]netip.Addr) (map[ne
 	return want, nil
 }
 
-// setVPC renders policy: the table (public addresses, filter), then routing, DNS and
+// setVPC renders policy: the table (public addresses, filter), then routing (and a new
+// generation of the filter's verdict cache, now that the routes are in place), DNS and
 // flow logs. before is the policy it replaces (nil when none): flows it left untracked
 // that policy no longer allows are cut.
 func (n *Network) setVPC(before, policy *netpolicy.VPC) error {
@@ -78,6 +79,9 @@ func (n *Network) setVPC(before, policy *netpolicy.VPC) error {
 	}
 	if err := n.applyRouting(router, policy); err != nil {
 		return fmt.Errorf("routing: %w", err)
+	}
+	if err := n.renewVerdictCache(router, policy.ID, policy); err != nil {
+		return fmt.Errorf("verdict cache: %w", err)
 	}
 	if err := n.applyDNS(router, policy); err != nil {
 		return fmt.Errorf("DNS: %w", err)
