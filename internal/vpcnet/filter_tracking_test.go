@@ -96,42 +96,8 @@ func TestSourceDestCheck(t *testing.T) {
 	a := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.10"))
 	b := f.plugInstance(vpc, subnetA, netip.MustParseAddr("10.0.1.20"))
 	other := netip.MustParseAddr("10.0.1.99")
-	if err := withHandle(a.netns, func(h *netlink.Handle) error {
-		eth0, err := h.LinkByName("eth0")
-		if err != nil {
-			return err
-		}
-		return h.AddrAdd(eth0, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(other, 24))})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var listener *net.UDPConn
-	if err := inNamespace(b.netns, func() error {
-		var err error
-		listener, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addrPort(b.ip, 7001)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Close()
-	arrives := func(from netip.Addr) bool {
-		t.Helper()
-		if err := inNamespace(a.netns, func() error {
-			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(addrPort(from, 0)), net.UDPAddrFromAddrPort(addrPort(b.ip, 7001)))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, err = c.Write([]byte(from.String()))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 64)
-		listener.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
-		n, _, err := listener.ReadFromUDPAddrPort(buf)
-		return err == nil && string(buf[:n]) == from.String()
-	}
+	addAddress(t, a.netns, netip.PrefixFrom(other, 24))
+	arrives := udpArrivals(t, a.netns, addrPort(b.ip, 7001), b.netns)
 
 	p := allowAll(vpc, a, b)
 	f.setVPC(p)
@@ -151,5 +117,51 @@ func TestSourceDestCheck(t *testing.T) {
 	f.setVPC(p)
 	if !arrives(other) {
 		t.Fatal("check off: a packet from another address was dropped")
+	}
+}
+
+// addAddress gives the namespace's eth0 one more address.
+func addAddress(t *testing.T, netns string, p netip.Prefix) {
+	t.Helper()
+	if err := withHandle(netns, func(h *netlink.Handle) error {
+		eth0, err := h.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		return h.AddrAdd(eth0, &netlink.Addr{IPNet: ipNet(p)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// udpArrivals listens at to in toNS and returns a probe: whether a datagram sent from
+// fromNS with source address from arrives there (within 700 ms).
+func udpArrivals(t *testing.T, fromNS string, to netip.AddrPort, toNS string) func(from netip.Addr) bool {
+	var listener *net.UDPConn
+	if err := inNamespace(toNS, func() error {
+		var err error
+		listener, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(to))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Close() })
+	return func(from netip.Addr) bool {
+		t.Helper()
+		if err := inNamespace(fromNS, func() error {
+			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(addrPort(from, 0)), net.UDPAddrFromAddrPort(to))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte(from.String()))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		listener.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+		n, _, err := listener.ReadFromUDPAddrPort(buf)
+		return err == nil && string(buf[:n]) == from.String()
 	}
 }

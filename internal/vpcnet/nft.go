@@ -74,12 +74,13 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 			return err
 		}
 
-		// Anti-spoofing, before conntrack and NAT: a packet from an interface's link must
-		// come from one of the addresses that interface may send from (sourceElements). It is the only rule that says which
-		// interface a packet belongs to, so it runs first. One set of (link, address)
-		// pairs and one rule, whatever the number of interfaces: the table stays a few
-		// netlink messages (a set and a rule per interface overflowed the socket's
-		// buffer when a hundred instances launched at once).
+		// Anti-spoofing, before conntrack and NAT: a packet from an interface's (or a
+		// peering's) link must come from one of the addresses it may send from
+		// (sourceElements). It is the only rule that says which interface a packet belongs
+		// to, so it runs first. One set of (link, address) pairs and one rule, whatever the
+		// number of interfaces: the table stays a few netlink messages (a set and a rule
+		// per interface overflowed the socket's buffer when a hundred instances launched
+		// at once).
 		antiSpoof := c.AddChain(&nftables.Chain{Name: chainAntiSpoof, Table: table, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
 		allowed := &nftables.Set{Table: table, Name: setInterfaceAddrs, Concatenation: true, Interval: true,
@@ -113,16 +114,24 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 			},
 			dhcpPorts,
 			[]expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}})})
-		c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
-			// Only packets from interface links ("e…"): not the uplink, not lo.
-			matchInterfaceLink(expr.MetaKeyIIFNAME),
-			[]expr.Any{
-				// iifname . ip saddr, the 16-byte name in register 1, the address after it.
-				&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSaddr, Len: 4},
-				&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, Invert: true},
-				&expr.Counter{},
-				&expr.Verdict{Kind: expr.VerdictDrop},
-			})})
+		// Packets from interface links ("e…") and, with a policy, from peering links ("p…"):
+		// not the uplink (the inet namespace passes only public sources), not the
+		// endpoint link (the services namespace only answers), not lo.
+		spoofable := []string{eniLinkPrefix}
+		if st.policy != nil {
+			spoofable = append(spoofable, peeringLinkPrefix)
+		}
+		for _, prefix := range spoofable {
+			c.AddRule(&nftables.Rule{Table: table, Chain: antiSpoof, Exprs: slices.Concat(matchIPv4(),
+				matchIfnamePrefix(expr.MetaKeyIIFNAME, prefix),
+				[]expr.Any{
+					// iifname . ip saddr, the 16-byte name in register 1, the address after it.
+					&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSaddr, Len: 4},
+					&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, Invert: true},
+					&expr.Counter{},
+					&expr.Verdict{Kind: expr.VerdictDrop},
+				})})
+		}
 
 		// 1:1 NAT on the uplink: public → private on the way in, private → public on the way
 		// out. A private address without a public one leaves unchanged, and the inet
@@ -150,7 +159,10 @@ func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
 // sourceElements are the (link, address range) pairs of the anti-spoofing set. With a
 // policy: an interface's addresses and delegated prefixes when its source/destination
 // check is on, every address when it is off, nothing for a link the policy does not
-// know. Before the VPC's first policy: the addresses routed to each link.
+// know; a peering link's peer VPC's CIDRs and the peer router's address (as on AWS, a
+// peering carries only traffic from the peer VPC: no edge-to-edge routing, and no
+// address of this VPC, which another link's connection could be taken for). Before the
+// VPC's first policy: the addresses routed to each interface link.
 func sourceElements(st vpcTableState) []nftables.SetElement {
 	var elems []nftables.SetElement
 	add := func(link string, first, last netip.Addr) {
@@ -186,6 +198,17 @@ func sourceElements(st vpcTableState) []nftables.SetElement {
 				add(link, netip.AddrFrom4([4]byte(be32(rg.first))), netip.AddrFrom4([4]byte(be32(rg.last))))
 			}
 		}
+	}
+	for _, pc := range st.policy.Peerings {
+		if validateID("pcx", pc.ID) != nil {
+			continue
+		}
+		link := peeringLink(pc.ID)
+		for _, rg := range mergedRanges(ipv4Prefixes(pc.PeerCIDRs)) {
+			add(link, netip.AddrFrom4([4]byte(be32(rg.first))), netip.AddrFrom4([4]byte(be32(rg.last))))
+		}
+		router := peeringAddr(pc.PeerVPC)
+		add(link, router, router)
 	}
 	return elems
 }

@@ -189,6 +189,41 @@ func TestPeeringNeedsBothSidesAndIsNotTransitive(t *testing.T) {
 	mustBeDropped(t, ib.netns, addrPort(ia.ip, 22))
 }
 
+// A peering carries only the peer VPC's addresses, as on AWS: an interface of the peer
+// with its source/destination check off can send from any address, but what it sends
+// from an address of this VPC (or of anywhere else) stops at this side's router.
+func TestPeeringCarriesOnlyThePeersAddresses(t *testing.T) {
+	f := newFixture(t, nil)
+	a, b := f.newVPC("10.0.0.0/16"), f.newVPC("10.1.0.0/16")
+	ab := newID(t, "pcx")
+	a.policy.Peerings = []netpolicy.Peering{{ID: ab, PeerVPC: b.policy.ID, PeerCIDRs: b.policy.CIDRs}}
+	b.policy.Peerings = []netpolicy.Peering{{ID: ab, PeerVPC: a.policy.ID, PeerCIDRs: a.policy.CIDRs}}
+	a.routes("main", route("10.1.0.0/16", netpolicy.TargetPeering, ab))
+	a.addSubnet("a", "10.0.1.0/24", "main")
+	b.routes("main", route("10.0.0.0/16", netpolicy.TargetPeering, ab))
+	b.addSubnet("b", "10.1.1.0/24", "main")
+	ia, ib := a.plug("a", "10.0.1.10"), b.plug("b", "10.1.1.10")
+	b.iface(ib).SourceDestCheck = false
+	a.apply()
+	b.apply()
+
+	peerAddr, ownAddr := netip.MustParseAddr("10.1.1.99"), netip.MustParseAddr("10.0.1.99")
+	elsewhere := netip.MustParseAddr("192.0.2.99")
+	for _, p := range []netip.Prefix{netip.PrefixFrom(peerAddr, 24), netip.PrefixFrom(ownAddr, 32), netip.PrefixFrom(elsewhere, 32)} {
+		addAddress(t, ib.netns, p)
+	}
+	arrives := udpArrivals(t, ib.netns, addrPort(ia.ip, 7001), ia.netns)
+	if !arrives(ib.ip) || !arrives(peerAddr) {
+		t.Fatal("a packet from the peer VPC's addresses was dropped")
+	}
+	if arrives(ownAddr) {
+		t.Error("a packet from this VPC's own address came in by the peering")
+	}
+	if arrives(elsewhere) {
+		t.Error("a packet from outside both VPCs came in by the peering")
+	}
+}
+
 // The transit chain drops what would make a peering transitive even where a route would
 // carry it: with a route in B to C's CIDR by the B–C peering, A's packets to C still stop
 // in B.
