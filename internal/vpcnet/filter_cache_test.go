@@ -2,6 +2,7 @@ package vpcnet
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -90,6 +91,23 @@ func TestVerdictCacheHoldsUntilTheTableChanges(t *testing.T) {
 	}
 	if got, want := f.connectionMark(a.vpc, conn), next<<2|cachedOriginal|cachedReply; got != want {
 		t.Fatalf("mark %#x after the render, want %#x", got, want)
+	}
+
+	// A SetVPC that changes the routes takes one generation more: the table is rendered
+	// before the routes change.
+	withRoutes := policy([]netpolicy.ACLEntry{echoFromA}, []netpolicy.ACLEntry{ephemeral})
+	withRoutes.RouteTables = []netpolicy.RouteTable{{ID: "rtb-0000000000000cace", Routes: []netpolicy.Route{
+		{Destination: netip.MustParsePrefix("192.0.2.0/24"), Target: netpolicy.TargetBlackhole}}}}
+	for i := range withRoutes.Subnets {
+		withRoutes.Subnets[i].RouteTable = "rtb-0000000000000cace"
+	}
+	f.setVPC(withRoutes)
+	if got := f.cacheGeneration(a.vpc); got != next+2 {
+		t.Fatalf("generation %d after a SetVPC that changed the routes, want %d", got, next+2)
+	}
+	f.setVPC(withRoutes)
+	if got := f.cacheGeneration(a.vpc); got != next+3 {
+		t.Fatalf("generation %d after a SetVPC that changed nothing, want %d", got, next+3)
 	}
 
 	// The replies' egress entry goes: the cached connection stops.

@@ -62,14 +62,18 @@ func (n *Network) checkPublic(publicToPrivate map[netip.Addr]netip.Addr) (map[ne
 	return want, nil
 }
 
-// setVPC renders policy: the table (public addresses, filter), then routing (and a new
-// generation of the filter's verdict cache, now that the routes are in place), DNS and
-// flow logs. before is the policy it replaces (nil when none): flows it left untracked
+// setVPC renders policy: the table (public addresses, filter), then routing (and, when
+// the routes changed, a new generation of the filter's verdict cache, now that they are
+// in place), DNS and flow logs. before is the policy it replaces (nil when none): flows it left untracked
 // that policy no longer allows are cut.
 func (n *Network) setVPC(before, policy *netpolicy.VPC) error {
 	router, err := n.ensureRouter(policy.ID)
 	if err != nil {
 		return err
+	}
+	routes, err := routingState(router)
+	if err != nil {
+		return fmt.Errorf("routing: %w", err)
 	}
 	if err := n.setPublic(router, policy.ID, policy.Public); err != nil {
 		return err
@@ -80,8 +84,12 @@ func (n *Network) setVPC(before, policy *netpolicy.VPC) error {
 	if err := n.applyRouting(router, policy); err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}
-	if err := n.renewVerdictCache(router, policy.ID, policy); err != nil {
-		return fmt.Errorf("verdict cache: %w", err)
+	// The table was rendered with the routes before: when they changed, what passed in
+	// between was judged with the old ones.
+	if newRoutes, err := routingState(router); err != nil || newRoutes != routes {
+		if err := n.renewVerdictCache(router, policy.ID, policy); err != nil {
+			return fmt.Errorf("verdict cache: %w", err)
+		}
 	}
 	if err := n.applyDNS(router, policy); err != nil {
 		return fmt.Errorf("DNS: %w", err)

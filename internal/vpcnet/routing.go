@@ -6,6 +6,10 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"slices"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"strato/internal/netpolicy"
 )
@@ -70,6 +74,31 @@ func (n *Network) applyRouting(router string, policy *netpolicy.VPC) error {
 	// What goes last: links nobody routes through any more, and the NAT gateway
 	// namespaces of earlier versions.
 	return errors.Join(n.removeStalePeerings(router, policy), n.removeNATNamespaces(policy.ID))
+}
+
+// routingState is what decides where the router sends a packet, as text that is equal
+// when nothing changed: its IPv4 routes of every table and its rules.
+func routingState(router string) (string, error) {
+	var lines []string
+	err := withHandle(router, func(h *netlink.Handle) error {
+		routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			return err // an interrupted dump too: a partial list would look like a change or hide one
+		}
+		for _, r := range routes {
+			lines = append(lines, fmt.Sprintf("route %d %s %v %d %d %d %d", r.Table, dstString(r.Dst), r.Gw, r.LinkIndex, r.Type, r.Flags, r.Priority))
+		}
+		rules, err := h.RuleList(netlink.FAMILY_V4)
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			lines = append(lines, fmt.Sprintf("rule %d %d %s %v %d", r.Priority, r.Table, r.IifName, r.Dst, r.Type))
+		}
+		return nil
+	})
+	slices.Sort(lines)
+	return strings.Join(lines, "\n"), err
 }
 
 // removeRouting removes what routing made for a VPC outside its router namespace: its link
