@@ -124,12 +124,12 @@ func generationOf(userData []byte) (uint32, bool) {
 // rendered before them, and a connection that passed it meanwhile was judged with the
 // routes before, where the next hop (a NAT gateway's checks) or the link may differ.
 func (n *Network) renewVerdictCache(router, vpcID string, policy *netpolicy.VPC) error {
-	cache, err := n.nextVerdictCache(router, vpcID, policy)
-	if err != nil {
-		return err
-	}
 	return withNftables(router, func(c *nftables.Conn) error {
-		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		table := n.vpcNftTable(vpcID)
+		cache, err := nextVerdictCache(c, router, table, policy)
+		if err != nil {
+			return err
+		}
 		forward := &nftables.Chain{Name: chainForward, Table: table}
 		c.FlushChain(forward)
 		r := &renderer{c: c, table: table, sgOut: &nftables.Set{Table: table, Name: mapSGOut}}
@@ -143,8 +143,8 @@ func (n *Network) renewVerdictCache(router, vpcID string, policy *netpolicy.VPC)
 
 // nextVerdictCache is the cache of a VPC table about to be rendered: the generation after
 // the table's current one, on where the policy allows.
-func (n *Network) nextVerdictCache(router, vpcID string, policy *netpolicy.VPC) (verdictCache, error) {
-	last, err := n.lastCacheGeneration(router, vpcID)
+func nextVerdictCache(c *nftables.Conn, router string, table *nftables.Table, policy *netpolicy.VPC) (verdictCache, error) {
+	last, err := lastCacheGeneration(c, router, table)
 	if err != nil {
 		return verdictCache{}, err
 	}
@@ -155,27 +155,8 @@ func (n *Network) nextVerdictCache(router, vpcID string, policy *netpolicy.VPC) 
 
 // lastCacheGeneration is the generation of the VPC's table as it is, or, for a table
 // without one, the highest generation among its router's conntrack marks.
-func (n *Network) lastCacheGeneration(router, vpcID string) (uint32, error) {
-	var last uint32
-	found := false
-	err := withNftables(router, func(c *nftables.Conn) error {
-		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
-		rules, err := c.GetRules(table, &nftables.Chain{Name: chainForward, Table: table})
-		if errors.Is(err, unix.ENOENT) {
-			return nil // no table or no forward chain yet
-		}
-		if err != nil {
-			// Not a guess from the marks: the table's rules mark connections meanwhile.
-			return fmt.Errorf("reading the verdict cache's generation: %w", err)
-		}
-		for _, r := range rules {
-			if g, ok := generationOf(r.UserData); ok {
-				last, found = g, true
-				return nil
-			}
-		}
-		return nil
-	})
+func lastCacheGeneration(c *nftables.Conn, router string, table *nftables.Table) (uint32, error) {
+	last, found, err := tableCacheGeneration(c, table)
 	if err != nil || found {
 		return last, err
 	}
@@ -192,6 +173,25 @@ func (n *Network) lastCacheGeneration(router, vpcID string) (uint32, error) {
 		return nil
 	})
 	return last, err
+}
+
+// tableCacheGeneration is the generation the table's forward chain records; found is
+// false when there is no table, no forward chain or no generation in it.
+func tableCacheGeneration(c *nftables.Conn, table *nftables.Table) (gen uint32, found bool, err error) {
+	rules, err := c.GetRules(table, &nftables.Chain{Name: chainForward, Table: table})
+	if errors.Is(err, unix.ENOENT) {
+		return 0, false, nil
+	}
+	if err != nil {
+		// Not a guess from the marks: the table's rules mark connections meanwhile.
+		return 0, false, fmt.Errorf("reading the verdict cache's generation: %w", err)
+	}
+	for _, r := range rules {
+		if g, ok := generationOf(r.UserData); ok {
+			return g, true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 // wholeConntrackTable lists a family's conntrack entries, dumping again when the kernel

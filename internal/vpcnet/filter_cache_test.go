@@ -18,14 +18,8 @@ func (f *fixture) cacheGeneration(vpc string) uint32 {
 	f.t.Helper()
 	var gen uint32
 	found := false
-	if err := withNftables(f.n.routerNamespace(vpc), func(c *nftables.Conn) error {
-		table := &nftables.Table{Name: f.n.vpcTable(vpc), Family: nftables.TableFamilyINet}
-		rules, err := c.GetRules(table, &nftables.Chain{Name: chainForward, Table: table})
-		for _, r := range rules {
-			if g, ok := generationOf(r.UserData); ok {
-				gen, found = g, true
-			}
-		}
+	if err := withNftables(f.n.routerNamespace(vpc), func(c *nftables.Conn) (err error) {
+		gen, found, err = tableCacheGeneration(c, f.n.vpcNftTable(vpc))
 		return err
 	}); err != nil {
 		f.t.Fatal(err)
@@ -139,14 +133,16 @@ func TestVerdictCacheGenerationOutlivesARestart(t *testing.T) {
 	}
 
 	// Without the table, the marks decide.
-	if err := withNftables(f.n.routerNamespace(a.vpc), func(c *nftables.Conn) error {
-		c.DelTable(&nftables.Table{Name: f.n.vpcTable(a.vpc), Family: nftables.TableFamilyINet})
-		return c.Flush()
+	router := f.n.routerNamespace(a.vpc)
+	var last uint32
+	if err := withNftables(router, func(c *nftables.Conn) (err error) {
+		c.DelTable(f.n.vpcNftTable(a.vpc))
+		if err := c.Flush(); err != nil {
+			return err
+		}
+		last, err = lastCacheGeneration(c, router, f.n.vpcNftTable(a.vpc))
+		return err
 	}); err != nil {
-		t.Fatal(err)
-	}
-	last, err := f.n.lastCacheGeneration(f.n.routerNamespace(a.vpc), a.vpc)
-	if err != nil {
 		t.Fatal(err)
 	}
 	if last != gen {

@@ -43,15 +43,20 @@ type vpcTableState struct {
 	cache      verdictCache // set by writeVPCTable
 }
 
+// vpcNftTable is the VPC's table in its router namespace.
+func (n *Network) vpcNftTable(vpcID string) *nftables.Table {
+	return &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+}
+
 // writeVPCTable renders a VPC's table in its router namespace.
 func (n *Network) writeVPCTable(router, vpcID string, st vpcTableState) error {
-	cache, err := n.nextVerdictCache(router, vpcID, st.policy)
-	if err != nil {
-		return err
-	}
-	st.cache = cache
 	return withNftables(router, func(c *nftables.Conn) error {
-		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		table := n.vpcNftTable(vpcID)
+		cache, err := nextVerdictCache(c, router, table, st.policy)
+		if err != nil {
+			return err
+		}
+		st.cache = cache
 		c.AddTable(table)
 		c.DelTable(table)
 		c.AddTable(table)
@@ -230,7 +235,7 @@ func natRule(chain *nftables.Chain, uplinkKey expr.MetaKey, offset uint32, m *nf
 func (n *Network) readPublicMap(router, vpcID string) (map[netip.Addr]netip.Addr, error) {
 	out := map[netip.Addr]netip.Addr{}
 	err := withNftables(router, func(c *nftables.Conn) error {
-		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		table := n.vpcNftTable(vpcID)
 		tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 		if err != nil {
 			return err

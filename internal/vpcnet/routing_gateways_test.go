@@ -270,7 +270,7 @@ func transitDrops(t *testing.T, router, vpcID string, n *Network) uint64 {
 	t.Helper()
 	var total uint64
 	if err := withNftables(router, func(c *nftables.Conn) error {
-		table := &nftables.Table{Name: n.vpcTable(vpcID), Family: nftables.TableFamilyINet}
+		table := n.vpcNftTable(vpcID)
 		rules, err := c.GetRules(table, &nftables.Chain{Name: chainTransit, Table: table})
 		for _, r := range rules {
 			for _, e := range r.Exprs {
